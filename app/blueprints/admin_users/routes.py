@@ -1,0 +1,87 @@
+"""Admin → Users (super admins only)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.blueprints.admin_users.forms import UserCreateForm, UserEditForm
+from app.blueprints.forms import ActionForm
+from app.domain.roles import Permission
+from app.extensions import db
+from app.models import User
+from app.services import domains as domain_service
+from app.services import users
+from app.services.errors import ServiceError
+from app.web.access import require
+
+bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
+
+
+def _domain_choices() -> list[tuple[int, str]]:
+    return [(d.id, d.display_name + ("" if d.enabled else " (disabled)"))
+            for d in domain_service.list_domains()]
+
+
+@bp.get("/")
+@require(Permission.MANAGE_USERS)
+def index() -> str:
+    rows = db.session.scalars(select(User).order_by(User.email))
+    return render_template("admin_users/index.html", users=list(rows))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(Permission.MANAGE_USERS)
+def create() -> str | tuple[str, int]:
+    form = UserCreateForm()
+    form.domains.choices = _domain_choices()
+    if form.validate_on_submit():
+        try:
+            user, one_time = users.create_user(form.email.data, name=form.name.data or "",
+                                               role=form.role.data,
+                                               domain_ids=form.domains.data or [],
+                                               actor=current_user)
+        except ServiceError as exc:
+            getattr(form, exc.field or "email", form.email).errors.append(exc.message)
+        else:
+            return render_template("admin_users/created.html", user=user, password=one_time)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin_users/new.html", form=form), status
+
+
+def _get_user(user_id: int) -> User:
+    return db.session.get(User, user_id) or abort(404)
+
+
+@bp.route("/<int:user_id>", methods=["GET", "POST"])
+@require(Permission.MANAGE_USERS)
+def edit(user_id: int) -> Response | str | tuple[str, int]:
+    user = _get_user(user_id)
+    form = UserEditForm(obj=None if request.method == "POST" else user)
+    form.domains.choices = _domain_choices()
+    if request.method == "GET":
+        form.domains.data = [d.id for d in user.domains]
+    if form.validate_on_submit():
+        try:
+            users.update_user(user, role=form.role.data, domain_ids=form.domains.data or [],
+                              enabled=form.enabled.data, actor=current_user)
+        except ServiceError as exc:
+            form.role.errors.append(exc.message)
+        else:
+            flash(f"Saved {user.email}.", "success")
+            return redirect(url_for("admin_users.index"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin_users/edit.html", form=form, user=user,
+                           reset_form=ActionForm()), status
+
+
+@bp.post("/<int:user_id>/reset-password")
+@require(Permission.MANAGE_USERS)
+def reset_password(user_id: int) -> str | tuple[str, int]:
+    user = _get_user(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    password = users.reset_password(user, current_user)
+    return render_template("admin_users/created.html", user=user, password=password,
+                           reset=True)

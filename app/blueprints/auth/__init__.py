@@ -1,0 +1,3 @@
+from app.blueprints.auth.routes import bp
+
+__all__ = ["bp"]

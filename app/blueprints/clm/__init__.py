@@ -1,0 +1,3 @@
+from app.blueprints.clm.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,37 @@
+"""CLM area: home, certificates and orders."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.domain.roles import Permission
+from app.extensions import db
+from app.models import CertificateAuthority, Domain
+from app.models.pki import CA_ACTIVE
+
+bp = Blueprint("clm", __name__)
+
+
+@bp.get("/")
+@login_required
+def home() -> str:
+    active_domains = db.session.scalar(
+        select(func.count(Domain.id)).where(Domain.enabled.is_(True))) or 0
+    active_cas = db.session.scalar(select(func.count(CertificateAuthority.id)).where(
+        CertificateAuthority.status == CA_ACTIVE)) or 0
+    return render_template("clm/home.html", active_domains=active_domains,
+                           active_cas=active_cas,
+                           can_manage_domains=current_user.can(Permission.MANAGE_DOMAINS))
+
+
+@bp.get("/certificates")
+@login_required
+def certificates() -> str:
+    return render_template("clm/certificates.html")
+
+
+@bp.get("/orders")
+@login_required
+def orders() -> str:
+    return render_template("clm/orders.html")

@@ -1,0 +1,3 @@
+from app.blueprints.pki.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,63 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+
+from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
+from app.services.pki import (
+    DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
+    DEFAULT_ROOT_VALIDITY_DAYS,
+    MAX_CA_VALIDITY_DAYS,
+    MIN_CA_VALIDITY_DAYS,
+    CAParameters,
+)
+
+ALGORITHM_LABELS = {"rsa-2048": "RSA 2048-bit", "rsa-3072": "RSA 3072-bit",
+                    "rsa-4096": "RSA 4096-bit", "ec-256": "ECDSA P-256",
+                    "ec-384": "ECDSA P-384", "ec-521": "ECDSA P-521"}
+
+
+class RootForm(FlaskForm):
+    common_name = StringField("Common name", validators=[DataRequired(), Length(min=3, max=64)])
+    organization = StringField("Organisation (O)", validators=[Optional(), Length(max=64)])
+    organizational_unit = StringField("Organisational unit (OU)",
+                                      validators=[Optional(), Length(max=64)])
+    country = StringField("Country (C, two letters)", validators=[Optional(), Length(max=2)])
+    state = StringField("State or province (ST)", validators=[Optional(), Length(max=128)])
+    locality = StringField("Locality (L)", validators=[Optional(), Length(max=128)])
+    algorithm = SelectField("Key algorithm", default=DEFAULT_CA_ALGORITHM,
+                            choices=[(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS])
+    digest = SelectField("Signature digest", default=DEFAULT_DIGEST,
+                         choices=[(d, d.upper().replace("SHA", "SHA-")) for d in DIGESTS])
+    validity_days = IntegerField(
+        "Validity (days)", default=DEFAULT_ROOT_VALIDITY_DAYS,
+        validators=[InputRequired(message="Enter the validity in days."),
+                    NumberRange(MIN_CA_VALIDITY_DAYS, MAX_CA_VALIDITY_DAYS)])
+
+    def parameters(self) -> CAParameters:
+        def text(value: str | None) -> str | None:
+            return (value or "").strip() or None
+
+        return CAParameters(
+            common_name=(self.common_name.data or "").strip(),
+            organization=text(self.organization.data),
+            organizational_unit=text(self.organizational_unit.data),
+            country=text(self.country.data), state=text(self.state.data),
+            locality=text(self.locality.data), algorithm=self.algorithm.data,
+            digest=self.digest.data, validity_days=self.validity_days.data)
+
+
+class IntermediateForm(RootForm):
+    parent_id = SelectField("Signed by root", validators=[DataRequired()])
+    validity_days = IntegerField(
+        "Validity (days)", default=DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
+        validators=[InputRequired(message="Enter the validity in days."),
+                    NumberRange(MIN_CA_VALIDITY_DAYS, MAX_CA_VALIDITY_DAYS)])
+
+
+class KeyExportForm(FlaskForm):
+    passphrase = PasswordField("Passphrase to protect the exported key",
+                               validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("Repeat the passphrase", validators=[
+        DataRequired(), EqualTo("passphrase", message="The two passphrases differ.")])
+    remove_key = BooleanField("Remove the key from the platform when I download it "
+                              "(the root goes offline)", default=True)

@@ -1,0 +1,14 @@
+"""Operator command line: ``flask users …``, ``flask domains …``, ``flask pki …``.
+
+Every command prints a human line by default or JSON with ``--json``, and exits non-zero
+with a clear message on bad input (``CliFailure`` → exit 2)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from app.cli import domains, pki, users
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users.group, domains.group, pki.group):
+        app.cli.add_command(group)

@@ -1,0 +1,78 @@
+"""Settings from the environment, with safe defaults for a single-machine start.
+
+Precedence: built-in defaults < environment variables < ``test_config`` passed to
+``create_app``. Secrets that are not given are generated once into ``instance/`` with
+mode 0600, except in production mode, where a missing or default secret stops the start.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+INSECURE_SECRET_KEYS = {"", "dev", "change-me", "secret", "changeme"}
+
+
+class ConfigurationError(RuntimeError):
+    """The platform cannot start with the settings it was given."""
+
+
+def default_settings(instance_path: str) -> dict[str, Any]:
+    instance = Path(instance_path)
+    return {
+        "APP_ENV": os.environ.get("APP_ENV", "development"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance / 'platform.db'}"
+        ),
+        # The start command launches a private Redis on this socket (see README).
+        "REDIS_URL": os.environ.get("REDIS_URL", f"unix://{instance / 'redis.sock'}"),
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "platform"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("APP_ENV") == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
+        "PAGE_SIZE": 25,
+    }
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` / ``postgresql://`` spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def ensure_secret_key(config: dict[str, Any], instance_path: str) -> None:
+    """Fill SECRET_KEY from instance/ (generated on first start) unless production forbids it."""
+    key = config.get("SECRET_KEY")
+    if config["APP_ENV"] == "production":
+        if not key or key in INSECURE_SECRET_KEYS or len(key) < 32:
+            raise ConfigurationError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production."
+            )
+        return
+    if key:
+        return
+    config["SECRET_KEY"] = read_or_create_secret_file(
+        Path(instance_path) / "secret_key", lambda: secrets.token_urlsafe(48)
+    )
+
+
+def read_or_create_secret_file(path: Path, make: Any) -> str:
+    """Read a secret file, creating it with mode 0600 first if it does not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        value = make()
+        handle.write(value + "\n")
+    return value

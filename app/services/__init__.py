@@ -1,0 +1,1 @@
+"""Use cases: the only layer that commits. Views and CLI commands call these."""

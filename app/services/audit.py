@@ -1,0 +1,46 @@
+"""Audit trail writer. ``record`` joins the caller's transaction so the event commits (or
+rolls back) with the change it describes."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import AuditEvent, User
+
+SUCCESS = "success"
+FAILURE = "failure"
+DENIED = "denied"
+
+
+def record(
+    action: str,
+    *,
+    outcome: str = SUCCESS,
+    resource_type: str = "",
+    resource_id: object = "",
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    actor = actor if actor is not None else _current_actor()
+    event = AuditEvent(
+        actor_id=actor.id if actor else None,
+        actor_label=actor_label or (actor.email if actor else "system"),
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        outcome=outcome,
+        details=details or {},
+        source_ip=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(event)
+    return event
+
+
+def _current_actor() -> User | None:
+    if has_request_context() and current_user.is_authenticated:
+        return current_user._get_current_object()  # type: ignore[no-any-return]
+    return None

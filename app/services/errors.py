@@ -1,0 +1,32 @@
+"""Errors a use case raises for an ordinary "no"; views turn them into messages or JSON."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Root of service errors. ``message`` is safe to show; ``code`` is stable for scripts."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+class ValidationFailed(ServiceError):
+    status = 422
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class QueueUnavailable(ServiceError):
+    """The job was recorded in the database but could not be handed to a worker yet."""
+
+    status = 503

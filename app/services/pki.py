@@ -1,0 +1,210 @@
+"""Local PKI use cases on the web side: validate, record, enqueue, and hand out results.
+Nothing here touches a private key; the worker does (``app/jobs/pki.py``)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.jobs.queue import enqueue_once
+from app.models import CertificateAuthority, KeyExport, User
+from app.models.base import utcnow
+from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT
+from app.pki.algorithms import ALGORITHMS, DIGESTS
+from app.pki.errors import InvalidSubject
+from app.pki.export import MIN_PASSPHRASE_LENGTH
+from app.pki.subject import SubjectFields
+from app.services import audit, sealed
+from app.services.errors import Conflict, NotFound, ValidationFailed
+
+MIN_CA_VALIDITY_DAYS = 1
+MAX_CA_VALIDITY_DAYS = 9125  # 25 years
+DEFAULT_ROOT_VALIDITY_DAYS = 3650
+DEFAULT_INTERMEDIATE_VALIDITY_DAYS = 1825
+
+
+@dataclass(frozen=True)
+class CAParameters:
+    common_name: str
+    organization: str | None = None
+    organizational_unit: str | None = None
+    country: str | None = None
+    state: str | None = None
+    locality: str | None = None
+    algorithm: str = "ec-384"
+    digest: str = "sha256"
+    validity_days: int = DEFAULT_ROOT_VALIDITY_DAYS
+
+
+def validate_parameters(params: CAParameters) -> SubjectFields:
+    """Check everything about a CA request that needs no key; raise ValidationFailed."""
+    cn = (params.common_name or "").strip()
+    if not 3 <= len(cn) <= 64:
+        raise ValidationFailed("Common name must be 3 to 64 characters.",
+                               code="ca.common_name_length", field="common_name")
+    if params.algorithm not in ALGORITHMS:
+        raise ValidationFailed(f"Unknown algorithm '{params.algorithm}'. Choose one of: "
+                               f"{', '.join(ALGORITHMS)}.", code="ca.algorithm", field="algorithm")
+    if params.digest not in DIGESTS:
+        raise ValidationFailed(f"Unknown digest '{params.digest}'. Choose one of: "
+                               f"{', '.join(DIGESTS)}.", code="ca.digest", field="digest")
+    if not isinstance(params.validity_days, int) or not (
+            MIN_CA_VALIDITY_DAYS <= params.validity_days <= MAX_CA_VALIDITY_DAYS):
+        raise ValidationFailed(
+            f"Validity must be {MIN_CA_VALIDITY_DAYS} to {MAX_CA_VALIDITY_DAYS} days.",
+            code="ca.validity", field="validity_days")
+    try:
+        subject = SubjectFields(common_name=cn, organization=params.organization,
+                                organizational_unit=params.organizational_unit,
+                                country=params.country, state=params.state,
+                                locality=params.locality)
+    except InvalidSubject as exc:
+        raise ValidationFailed(str(exc), code="ca.subject", field=exc.field) from exc
+    taken = db.session.scalar(select(CertificateAuthority.id).where(
+        func.lower(CertificateAuthority.common_name) == cn.lower()))
+    if taken is not None:
+        raise Conflict(f"A CA named '{cn}' already exists; CA names must be unique.",
+                       code="ca.duplicate", field="common_name")
+    return subject
+
+
+def request_root(params: CAParameters, *, actor: User | None = None) -> CertificateAuthority:
+    return _record_and_enqueue(params, CA_KIND_ROOT, None, actor)
+
+
+def request_intermediate(params: CAParameters, root_id: uuid.UUID | str, *,
+                         actor: User | None = None) -> CertificateAuthority:
+    root = get_ca(root_id)
+    if root is None or not root.is_root:
+        raise ValidationFailed("Choose an existing root CA.", code="ca.parent_unknown",
+                               field="parent_id")
+    if not root.can_sign:
+        raise ValidationFailed(
+            f"Root '{root.common_name}' is {root.display_status} and cannot sign intermediates.",
+            code="ca.parent_unusable", field="parent_id")
+    return _record_and_enqueue(params, CA_KIND_INTERMEDIATE, root, actor)
+
+
+def _record_and_enqueue(params: CAParameters, kind: str, parent: CertificateAuthority | None,
+                        actor: User | None) -> CertificateAuthority:
+    subject = validate_parameters(params)
+    ca = CertificateAuthority(
+        kind=kind, parent=parent, algorithm=params.algorithm, digest=params.digest,
+        validity_days=params.validity_days, path_length=0 if parent else None,
+        created_by_id=actor.id if actor else None,
+        **{f.name: getattr(subject, f.name) for f in fields(SubjectFields)})
+    db.session.add(ca)
+    db.session.flush()
+    audit.record(f"ca.{kind}.request", resource_type="ca", resource_id=ca.id, actor=actor,
+                 details={"common_name": ca.common_name, "algorithm": ca.algorithm,
+                          "digest": ca.digest, "validity_days": ca.validity_days,
+                          "parent": parent.common_name if parent else None})
+    db.session.commit()
+    enqueue_generation(ca)
+    return ca
+
+
+def enqueue_generation(ca: CertificateAuthority) -> bool:
+    from app.jobs.pki import generate_ca
+
+    return enqueue_once(generate_ca, f"ca-{ca.id}-generate", str(ca.id),
+                        description=f"generate {ca.kind} CA {ca.id}")
+
+
+def get_ca(ca_id: uuid.UUID | str) -> CertificateAuthority | None:
+    try:
+        key = ca_id if isinstance(ca_id, uuid.UUID) else uuid.UUID(str(ca_id))
+    except ValueError:
+        return None
+    return db.session.get(CertificateAuthority, key)
+
+
+def find_ca(key: str) -> CertificateAuthority | None:
+    """By id, or by common name (case-insensitive), for the CLI."""
+    return get_ca(key) or db.session.scalar(select(CertificateAuthority).where(
+        func.lower(CertificateAuthority.common_name) == key.strip().lower()))
+
+
+def list_cas(kind: str) -> list[CertificateAuthority]:
+    return list(db.session.scalars(select(CertificateAuthority)
+                                   .where(CertificateAuthority.kind == kind)
+                                   .order_by(CertificateAuthority.created_at.desc())))
+
+
+def signing_roots() -> list[CertificateAuthority]:
+    return [ca for ca in list_cas(CA_KIND_ROOT) if ca.can_sign]
+
+
+def usage_count(ca: CertificateAuthority) -> int:
+    """Certificates this CA has signed (intermediates, for now)."""
+    return db.session.scalar(select(func.count(CertificateAuthority.id)).where(
+        CertificateAuthority.parent_id == ca.id,
+        CertificateAuthority.status == CA_ACTIVE)) or 0
+
+
+def chain_pem(ca: CertificateAuthority) -> str:
+    """This CA's certificate followed by its issuers' up to the root."""
+    parts, node = [], ca
+    while node is not None and node.certificate_pem:
+        parts.append(node.certificate_pem)
+        node = node.parent
+    return "".join(parts)
+
+
+def request_key_export(ca: CertificateAuthority, passphrase: str, *, remove_key: bool,
+                       actor: User) -> KeyExport:
+    if not ca.is_root:
+        raise ValidationFailed("Only root CA keys can be exported.", code="ca.export_not_root")
+    if not ca.has_key or ca.status != CA_ACTIVE:
+        raise ValidationFailed("This CA has no private key on the platform to export.",
+                               code="ca.no_key")
+    if len(passphrase or "") < MIN_PASSPHRASE_LENGTH:
+        raise ValidationFailed(
+            f"Passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters.",
+            code="export.passphrase_short", field="passphrase")
+    export = KeyExport(ca=ca, requested_by_id=actor.id, remove_key=remove_key)
+    db.session.add(export)
+    db.session.flush()
+    audit.record("ca.key_export.request", resource_type="ca", resource_id=ca.id, actor=actor,
+                 details={"common_name": ca.common_name, "remove_key": remove_key,
+                          "export_id": str(export.id)})
+    db.session.commit()
+    from app.jobs.pki import prepare_key_export
+
+    enqueue_once(prepare_key_export, f"keyexport-{export.id}", str(export.id),
+                 sealed.seal(passphrase), description=f"export key of CA {ca.id}")
+    return export
+
+
+def get_key_export(export_id: str, actor: User) -> KeyExport:
+    try:
+        export = db.session.get(KeyExport, uuid.UUID(export_id))
+    except ValueError:
+        export = None
+    if export is None or export.requested_by_id != actor.id:
+        raise NotFound("No such key export.", code="export.not_found")
+    return export
+
+
+def take_key_export(export: KeyExport, *, actor: User) -> bytes:
+    """Hand out the prepared export once; with ``remove_key`` the CA key is deleted now, when
+    the operator holds the only copy, never earlier."""
+    if export.status != "ready" or not export.encrypted_pem:
+        raise Conflict("This export is not available (already downloaded, failed or not ready).",
+                       code="export.unavailable")
+    data = export.encrypted_pem.encode()
+    export.encrypted_pem = None
+    export.status = "downloaded"
+    export.downloaded_at = utcnow()
+    ca = export.ca
+    audit.record("ca.key_export", resource_type="ca", resource_id=ca.id, actor=actor,
+                 details={"common_name": ca.common_name, "export_id": str(export.id)})
+    if export.remove_key:
+        ca.encrypted_private_key = None
+        ca.key_removed_at = utcnow()
+        audit.record("ca.key_remove", resource_type="ca", resource_id=ca.id, actor=actor,
+                     details={"common_name": ca.common_name})
+    db.session.commit()
+    return data

@@ -1,0 +1,1 @@
+"""HTTP glue shared by the blueprints: access checks, htmx rendering, errors, templating."""

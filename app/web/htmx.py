@@ -1,0 +1,26 @@
+"""One view, two renderings: the full page, or only its partial for an htmx request."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, make_response, render_template, request
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and \
+        request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def render_page(page: str, partial: str | None = None, status: int = 200,
+                **context: Any) -> Response:
+    """Render ``partial`` for htmx requests (not history restores), else ``page``.
+    Always sends ``Vary: HX-Request`` so caches keep the two apart."""
+    template = partial if partial and is_htmx() else page
+    response = make_response(render_template(template, **context), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
