@@ -1,0 +1,54 @@
+"""The application factory and its settings."""
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import ConfigurationError, normalize_database_url
+
+
+def test_testing_app_uses_the_test_database(app) -> None:
+    assert app.config["TESTING"]
+    assert "test" in app.config["RQ_QUEUE"]
+
+
+@pytest.mark.parametrize("key", [None, "", "dev", "change-me", "short-but-random-1234"])
+def test_production_refuses_a_missing_or_weak_secret_key(monkeypatch, tmp_path, key) -> None:
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config = {"SECRET_KEY": key} if key is not None else {}
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app(config)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_starts_with_a_strong_secret_key(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("APP_ENV", "production")
+    app = create_app({"SECRET_KEY": "x" * 48})
+    assert app.config["SESSION_COOKIE_SECURE"] is True or app.config["APP_ENV"] == "production"
+
+
+def test_development_generates_a_private_secret_key_once(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("APP_ENV", raising=False)
+    first = create_app().config["SECRET_KEY"]
+    second = create_app().config["SECRET_KEY"]
+    path = Path(tmp_path) / "secret_key"
+    assert first == second and len(first) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_urls_use_psycopg3(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
