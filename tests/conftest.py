@@ -110,7 +110,7 @@ def run_jobs(app: Flask) -> None:
 
 
 @pytest.fixture
-def jobs(app: Flask):  # noqa: ANN201
+def jobs(app: Flask):
     return lambda: run_jobs(app)
 
 
@@ -148,7 +148,7 @@ def login(client: FlaskClient, email: str = "admin@example.com",
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
-def post(client: FlaskClient, path: str, data: dict | None = None, **kwargs):  # noqa: ANN201
+def post(client: FlaskClient, path: str, data: dict | None = None, **kwargs):
     """POST a form the way a browser does: with the CSRF token of the session."""
     token = csrf_token(client, "/")
     return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)

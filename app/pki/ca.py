@@ -24,7 +24,7 @@ from app.pki.issuance import (
     subject_key_identifier,
     validity_window,
 )
-from app.pki.keys import PrivateKey, same_public_key
+from app.pki.keys import PrivateKey, PublicKey, same_public_key
 from app.pki.subject import SubjectFields, build_name
 
 MIN_CA_VALIDITY_DAYS: Final[int] = 1
@@ -60,13 +60,12 @@ def _check_validity_days(validity_days: int) -> None:
 def _ca_builder(
     subject_name: x509.Name,
     issuer_name: x509.Name,
-    private_key: PrivateKey,
+    public_key: PublicKey,
     not_before: datetime,
     not_after: datetime,
     path_length: int | None,
     aki: x509.AuthorityKeyIdentifier,
 ) -> x509.CertificateBuilder:
-    public_key = private_key.public_key()
     return (
         x509.CertificateBuilder()
         .subject_name(subject_name)
@@ -102,7 +101,7 @@ def create_root_certificate(
     ``now``, and :class:`UnsupportedAlgorithm` for an unknown digest or a key that is not
     one of the platform's algorithms.
     """
-    hash_for(digest)
+    hash_for(digest)  # validate every input before any signing work
     _check_validity_days(validity_days)
     check_signing_key(private_key, "certificate authority")
     issued_at = resolve_now(now)
@@ -112,7 +111,7 @@ def create_root_certificate(
     builder = _ca_builder(
         subject_name=name,
         issuer_name=name,
-        private_key=private_key,
+        public_key=private_key.public_key(),
         not_before=not_before,
         not_after=not_after,
         path_length=None,
@@ -146,7 +145,7 @@ def create_intermediate_certificate(
     certificate self-issued and confuse path building). Raises
     :class:`UnsupportedAlgorithm` for an unknown digest or an unsupported key.
     """
-    hash_for(digest)
+    hash_for(digest)  # validate every input before any signing work
     _check_validity_days(validity_days)
     if isinstance(path_length, bool) or not isinstance(path_length, int) or path_length < 0:
         raise InvalidCAParameters(
@@ -183,7 +182,7 @@ def create_intermediate_certificate(
     builder = _ca_builder(
         subject_name=name,
         issuer_name=issuer_certificate.subject,
-        private_key=private_key,
+        public_key=private_key.public_key(),
         not_before=not_before,
         not_after=not_after,
         path_length=path_length,

@@ -50,11 +50,11 @@ _ORDER: Final[tuple[tuple[str, x509.ObjectIdentifier], ...]] = (
 class SubjectFields:
     """The subject attributes a user may set.
 
-    Guarantees after construction: empty optional fields are ``None``; the common name is
-    1-64 characters and at most 64 UTF-8 bytes; O/OU are at most 64 and ST/L at most 128 characters; the country is
-    two upper-case ASCII letters (ISO 3166 alpha-2 shape); no field has leading or
-    trailing whitespace or control characters. Blank or whitespace-only
-    strings count as absent. Otherwise raises :class:`InvalidSubject`
+    Guarantees after construction: blank or whitespace-only optional fields are ``None``;
+    the common name is 1-64 characters and at most 64 UTF-8 bytes; O/OU are at most 64
+    and ST/L at most 128 characters; the country is two upper-case ASCII letters
+    (ISO 3166 alpha-2 shape); no field has leading or trailing whitespace or control
+    characters. Otherwise raises :class:`InvalidSubject`
     (an :class:`InvalidCAParameters`) whose ``field`` names the attribute at fault.
     """
 

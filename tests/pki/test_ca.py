@@ -22,7 +22,7 @@ from app.pki.encoding import certificate_to_der
 from app.pki.errors import InvalidCAParameters, PkiError, UnsupportedAlgorithm
 from app.pki.subject import SubjectFields
 from tests.pki.conftest import KeyFactory
-from tests.pki.tooling import lint_pkix_chain, lint_pkix_cert, openssl, write_pem
+from tests.pki.tooling import lint_pkix_cert, lint_pkix_chain, openssl, write_pem
 
 ROOT_SUBJECT = SubjectFields(
     "Example Root CA", organization="Example Ltd", organizational_unit="PKI",
@@ -427,7 +427,7 @@ def test_lint_helpers_are_not_vacuous(key_factory: KeyFactory) -> None:
     assert "pkix.basic_constraints_extension_not_critical" in codes
     assert "pkix.ca_certificate_no_ku_extension" in codes
 
-    root, intermediate = _make_pair(key_factory, "ec-256", "sha256")
+    _, intermediate = _make_pair(key_factory, "ec-256", "sha256")
     other_root, _ = _make_pair(key_factory, "ec-384", "sha256")
     codes = {code for _, code, _ in lint_pkix_chain(other_root, intermediate)}
     assert "pkix.signature_verification_failed" in codes

@@ -6,7 +6,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.blueprints.admin_domains.forms import DomainForm
-from app.blueprints.forms import ActionForm
+from app.blueprints.forms import ActionForm, attach_error
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import Domain
@@ -39,7 +39,7 @@ def create() -> Response:
     try:
         domain = domains.add_domain(form.name.data, actor=current_user)
     except ServiceError as exc:
-        form.name.errors = [exc.message]
+        attach_error(form, exc, "name")
         return _page(form, 422)
     flash(f"Registered {domain.display_name}.", "success")
     if is_htmx():

@@ -1,8 +1,10 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.blueprints.forms import choices
 from app.domain.roles import ROLE_LABELS
 
 
@@ -11,8 +13,8 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _role_choices() -> list[tuple[str, str]]:
-    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+def _role_choices() -> list[SelectChoice]:
+    return choices((role.value, label) for role, label in ROLE_LABELS.items())
 
 
 class UserCreateForm(FlaskForm):

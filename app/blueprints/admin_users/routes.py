@@ -5,9 +5,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from app.blueprints.admin_users.forms import UserCreateForm, UserEditForm
-from app.blueprints.forms import ActionForm
+from app.blueprints.forms import ActionForm, attach_error, choices
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import User
@@ -19,9 +20,9 @@ from app.web.access import require
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
 
-def _domain_choices() -> list[tuple[int, str]]:
-    return [(d.id, d.display_name + ("" if d.enabled else " (disabled)"))
-            for d in domain_service.list_domains()]
+def _domain_choices() -> list[SelectChoice]:
+    return choices((d.id, d.display_name + ("" if d.enabled else " (disabled)"))
+                   for d in domain_service.list_domains())
 
 
 @bp.get("/")
@@ -43,7 +44,7 @@ def create() -> str | tuple[str, int]:
                                                domain_ids=form.domains.data or [],
                                                actor=current_user)
         except ServiceError as exc:
-            getattr(form, exc.field or "email", form.email).errors.append(exc.message)
+            attach_error(form, exc, "email")
         else:
             return render_template("admin_users/created.html", user=user, password=one_time)
     status = 422 if request.method == "POST" else 200
@@ -67,7 +68,7 @@ def edit(user_id: int) -> Response | str | tuple[str, int]:
             users.update_user(user, role=form.role.data, domain_ids=form.domains.data or [],
                               enabled=form.enabled.data, actor=current_user)
         except ServiceError as exc:
-            form.role.errors.append(exc.message)
+            attach_error(form, exc, "role")
         else:
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin_users.index"))

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.blueprints.auth.forms import ChangePasswordForm, LoginForm
+from app.blueprints.forms import attach_error
 from app.services import audit, users
 from app.services.errors import ServiceError
 
@@ -60,7 +61,7 @@ def change_password() -> Response | str | tuple[str, int]:
             users.change_password(current_user, form.current_password.data,
                                   form.new_password.data)
         except ServiceError as exc:
-            getattr(form, exc.field or "new_password").errors.append(exc.message)
+            attach_error(form, exc, "new_password")
         else:
             flash("Your password has been changed.", "success")
             return redirect(url_for("clm.home"))

@@ -2,6 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
+from app.blueprints.forms import choices
 from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services.pki import (
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
@@ -25,9 +26,9 @@ class RootForm(FlaskForm):
     state = StringField("State or province (ST)", validators=[Optional(), Length(max=128)])
     locality = StringField("Locality (L)", validators=[Optional(), Length(max=128)])
     algorithm = SelectField("Key algorithm", default=DEFAULT_CA_ALGORITHM,
-                            choices=[(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS])
+                            choices=choices((a, ALGORITHM_LABELS[a]) for a in ALGORITHMS))
     digest = SelectField("Signature digest", default=DEFAULT_DIGEST,
-                         choices=[(d, d.upper().replace("SHA", "SHA-")) for d in DIGESTS])
+                         choices=choices((d, d.upper().replace("SHA", "SHA-")) for d in DIGESTS))
     validity_days = IntegerField(
         "Validity (days)", default=DEFAULT_ROOT_VALIDITY_DAYS,
         validators=[InputRequired(message="Enter the validity in days."),

@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.blueprints.forms import ActionForm
+from app.blueprints.forms import ActionForm, attach_error, choices
 from app.blueprints.pki.forms import ALGORITHM_LABELS, IntermediateForm, KeyExportForm, RootForm
 from app.domain.roles import Permission
 from app.models import CertificateAuthority
@@ -50,8 +50,7 @@ def _create(form: RootForm, kind: str) -> Response:
                 ca = pki.request_intermediate(form.parameters(), form.parent_id.data,
                                               actor=current_user)
         except ServiceError as exc:
-            field = getattr(form, exc.field or "", None)
-            (field.errors if field is not None else form.form_errors).append(exc.message)
+            attach_error(form, exc)
         else:
             flash(f"Generating {kind} '{ca.common_name}'. This page updates when it is ready.",
                   "info")
@@ -70,7 +69,7 @@ def new_root() -> Response:
 @require(Permission.MANAGE_PKI)
 def new_intermediate() -> Response:
     form = IntermediateForm()
-    form.parent_id.choices = [(str(r.id), r.common_name) for r in pki.signing_roots()]
+    form.parent_id.choices = choices((str(r.id), r.common_name) for r in pki.signing_roots())
     if request.method == "GET" and request.args.get("root"):
         form.parent_id.data = request.args["root"]
     return _create(form, CA_KIND_INTERMEDIATE)
@@ -108,7 +107,7 @@ def export_key(ca_id: str) -> Response:
             export = pki.request_key_export(ca, form.passphrase.data,
                                             remove_key=form.remove_key.data, actor=current_user)
         except ServiceError as exc:
-            form.passphrase.errors.append(exc.message)
+            attach_error(form, exc, "passphrase")
         else:
             return redirect(url_for("pki.export_status", export_id=export.id))
     status = 422 if request.method == "POST" else 200
