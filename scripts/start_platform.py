@@ -161,7 +161,10 @@ def redact_url(url: str) -> str:
     """scheme://host:port/path without user or password: settings are logged at start."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed port: the child that uses the URL will say so
+        port = ""
     return f"{parts.scheme}://{_host_for_url(host) if host else ''}{port}{parts.path}"
 
 

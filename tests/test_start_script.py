@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psutil
@@ -113,10 +113,8 @@ def running_platform(instance: Path, port: int) -> Iterator[StartedPlatform]:
                 platform.process.kill()
                 platform.process.wait()
             for process in leftovers:
-                try:
+                with suppress(psutil.NoSuchProcess):
                     process.kill()
-                except psutil.NoSuchProcess:
-                    pass
 
 
 def wait_until_ready(platform: StartedPlatform, port: int) -> str:

@@ -103,3 +103,12 @@ def list_cas(as_json: bool) -> None:
     emit(as_json, [ca_json(c) for c in rows],
          "\n".join(f"{c.kind}\t{c.common_name}\t{c.display_status}\t{c.id}" for c in rows)
          or "No CAs.")
+
+
+@group.command("requeue")
+@json_option
+@with_appcontext
+def requeue(as_json: bool) -> None:
+    """Re-enqueue CAs left pending (e.g. Redis was down when they were requested)."""
+    count = pki.requeue_pending()
+    emit(as_json, {"requeued": count}, f"Re-enqueued {count} pending CA(s).")

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.jobs.queue import enqueue_once
 from app.models import CertificateAuthority, KeyExport, User
 from app.models.base import utcnow
-from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT
+from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT, CA_PENDING
 from app.pki.algorithms import ALGORITHMS, DIGESTS
 from app.pki.errors import InvalidSubject
 from app.pki.export import MIN_PASSPHRASE_LENGTH
@@ -111,6 +111,14 @@ def enqueue_generation(ca: CertificateAuthority) -> bool:
 
     return enqueue_once(generate_ca, f"ca-{ca.id}-generate", str(ca.id),
                         description=f"generate {ca.kind} CA {ca.id}")
+
+
+def requeue_pending() -> int:
+    """Hand every CA still ``pending`` to the workers again (after Redis was unreachable at
+    request time, or a worker died mid-job). Duplicate enqueues are ignored by job id."""
+    pending = db.session.scalars(select(CertificateAuthority).where(
+        CertificateAuthority.status == CA_PENDING))
+    return sum(1 for ca in pending if enqueue_generation(ca))
 
 
 def get_ca(ca_id: uuid.UUID | str) -> CertificateAuthority | None:

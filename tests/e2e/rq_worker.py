@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -66,10 +67,16 @@ class WorkerProcess:
         return self
 
     def registered(self) -> bool:
-        """True when this process is registered in Redis as a worker on our queue."""
+        """True when this process is registered in Redis as a worker on our queue.
+
+        The registration is also accepted from the worker's own log line: another test
+        session sharing the Redis database may FLUSHDB between the worker's registration
+        and our next look, and RQ does not register again."""
         with Redis.from_url(self.env["REDIS_URL"]) as redis:
-            return any(w.pid == self.pid and self.queue in w.queue_names()
-                       for w in Worker.all(connection=redis))
+            if any(w.pid == self.pid and self.queue in w.queue_names()
+                   for w in Worker.all(connection=redis)):
+                return True
+        return f"Listening on {self.queue}" in self.tail(lines=200)
 
     def wait_registered(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -94,6 +101,9 @@ class WorkerProcess:
             yield
         finally:
             os.kill(self.pid, signal.SIGCONT)
+
+    def flush_watch(self) -> FlushWatch:
+        return FlushWatch(self.env["REDIS_URL"])
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -120,3 +130,32 @@ class WorkerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class FlushWatch:
+    """Tells whether the Redis database was flushed since it was armed.
+
+    The test Redis database is shared with every other test session on the machine, and
+    ``_clean_state`` in ``tests/conftest.py`` FLUSHDBs it after each test: a job that waits
+    in the queue (for example while a test holds the worker paused) can vanish. A sentinel
+    key of our own proves whether that happened, so a test re-delivers a job only when it
+    was really lost, never to paper over a job the application failed to enqueue."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis = Redis.from_url(redis_url)
+        self.key = f"e2e:flush-sentinel:{uuid.uuid4().hex}"
+        self.arm()
+
+    def arm(self) -> None:
+        self.redis.set(self.key, "1", ex=3600)
+
+    def flushed(self) -> bool:
+        """True (and re-armed) if the database was flushed since the last arming."""
+        if self.redis.exists(self.key):
+            return False
+        self.arm()
+        return True
+
+    def close(self) -> None:
+        self.redis.delete(self.key)
+        self.redis.close()

@@ -208,3 +208,21 @@ def test_unknown_ca_is_404(admin_client) -> None:
     assert admin_client.get("/admin/pki/not-a-uuid").status_code == 404
     assert admin_client.get(
         "/admin/pki/00000000-0000-0000-0000-000000000000/certificate.pem").status_code == 404
+
+
+def test_a_request_made_while_redis_is_down_is_kept_and_generated_later(
+        app, admin_client, jobs, monkeypatch) -> None:
+    from app.services import pki
+
+    # An unreachable Redis (nothing listens on port 1): the row must survive as pending.
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    response = post(admin_client, "/admin/pki/roots/new", ROOT_FORM)
+    assert response.status_code == 302
+    assert [ca.status for ca in _cas(app)] == ["pending"]
+    monkeypatch.undo()
+    jobs()
+    assert [ca.status for ca in _cas(app)] == ["pending"]  # nothing was queued
+    with app.app_context():
+        assert pki.requeue_pending() == 1
+    jobs()
+    assert [ca.status for ca in _cas(app)] == ["active"]
