@@ -214,17 +214,16 @@ def _pump(name: str, stream: IO[str]) -> None:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
+    # Gone already, or (in theory) no longer ours to signal: nothing left to stop.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -424,7 +423,7 @@ class DemoLogin:
     password: str | None  # None: the account existed; its password was left alone
 
 
-def seed_demo(supervisor: Supervisor, settings: Settings) -> DemoLogin:
+def seed_demo(supervisor: Supervisor) -> DemoLogin:
     log("seeding the demo (existing items are left unchanged)")
     login = seed_admin(supervisor)
     seed_domain(supervisor)
@@ -525,7 +524,7 @@ def run(settings: Settings, supervisor: Supervisor) -> NoReturn:
     start_worker(supervisor)
     # The web server boots while the demo is seeded; both only need the migrated schema.
     start_web(supervisor, settings)
-    login = seed_demo(supervisor, settings) if settings.demo else None
+    login = seed_demo(supervisor) if settings.demo else None
     wait_for_web(supervisor, settings)
     log(f"ready in {time.monotonic() - started:.1f} s")
     print_banner(settings, login)

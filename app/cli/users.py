@@ -77,3 +77,17 @@ def list_users(as_json: bool) -> None:
     emit(as_json, [user_json(u) for u in rows],
          "\n".join(f"{u.email}\t{u.role}\t{'enabled' if u.enabled else 'disabled'}"
                    for u in rows) or "No users.")
+
+
+@group.command("reset-password")
+@click.option("--email", required=True)
+@json_option
+@with_appcontext
+def reset_password(email: str, as_json: bool) -> None:
+    """Give a user a new one-time password (they must change it at next login)."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        fail(f"No user with e-mail {email}.", "user.unknown", as_json)
+    password = users.reset_password(user, actor=None)
+    emit(as_json, user_json(user) | {"one_time_password": password},
+         f"New one-time password for {user.email}: {password}")

@@ -125,7 +125,7 @@ def _ensure_other_super_admin(user: User) -> None:
                                code="user.last_super_admin", field="role")
 
 
-def reset_password(user: User, actor: User) -> str:
+def reset_password(user: User, actor: User | None) -> str:
     one_time = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(one_time)
     user.must_change_password = True

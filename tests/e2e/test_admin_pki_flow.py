@@ -85,7 +85,7 @@ def generate_ca_and_watch(app: Flask, page: Page, worker: WorkerProcess,
     assert page.url == url
     expect(detail.locator(".badge-active")).to_have_text("active")
     expect(detail).not_to_contain_text("Generating the key")
-    expect(detail.get_by_role("link", name="Download certificate (PEM)")).to_be_visible()
+    expect(detail.get_by_role("button", name="Download certificate (PEM)")).to_be_visible()
     # Settled: the swapped-in section no longer polls.
     expect(detail).not_to_have_attribute("hx-trigger", "every 1s")
     return url
@@ -170,7 +170,7 @@ def test_admin_sets_up_domains_and_local_pki(app: Flask, page: Page, live_server
     page.get_by_label("Common name").fill("E2E Issuing CA")
     generate_ca_and_watch(app, page, worker_process, navigations, "Generate intermediate")
     expect(page.locator("#ca-detail")).to_contain_text("signed by E2E Root CA")
-    expect(page.get_by_role("link", name="Download chain (PEM)")).to_be_visible()
+    expect(page.get_by_role("button", name="Download chain (PEM)")).to_be_visible()
 
     # -- Back to the list: both active.
     page.get_by_role("link", name="← Local PKI").click()

@@ -1,0 +1,259 @@
+"""The operator CLI as a provisioning script uses it.
+
+On a fresh database (a new PostgreSQL database when ``TEST_DATABASE_URL`` names a
+PostgreSQL server, else a new SQLite file), real ``flask`` subprocesses run
+``db upgrade``, ``users create-admin``, ``domains add``, ``pki create-root`` and
+``create-intermediate`` (with a real ``worker.py`` running) and print JSON; each command
+refuses bad input with exit code 2, a clear message on stderr, and writes nothing.
+
+The tests below are the steps of one script and run in file order on one module-scoped
+database, Redis queue and worker.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from app.pki.key_encryption import KeyEncryptionKeyring
+from tests.e2e.rq_worker import ROOT, WorkerProcess
+
+FLASK = [str(ROOT / ".venv" / "bin" / "flask")] \
+    if (ROOT / ".venv" / "bin" / "flask").exists() else [sys.executable, "-m", "flask"]
+ADMIN_PASSWORD = "ops-password-long-enough"
+CLI_FAILURE = 2  # app/cli: a refused command exits with 2
+
+
+# ---- fixtures: a fresh database, the environment a script would set, a worker ------------
+
+@pytest.fixture(scope="module")
+def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database nobody has touched: no schema until ``flask db upgrade`` makes it."""
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server.startswith("postgres"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('cli-db') / 'cli.db'}"
+        return
+    url = make_url(server)
+    name = f"cli_{uuid.uuid4().hex[:12]}"
+    maintenance = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield url.set(drivername="postgresql+psycopg", database=name) \
+            .render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(sql.Identifier(name)))
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*FLASK, *args], cwd=ROOT, env=self.env, input=stdin,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    def json(self, *args: str, stdin: str | None = None) -> Any:
+        """Run a command that must succeed and print JSON; return the parsed JSON."""
+        result = self.run(*args, stdin=stdin)
+        assert result.returncode == 0, _describe(args, result)
+        try:
+            return json.loads(result.stdout)
+        except json.JSONDecodeError:
+            pytest.fail(f"stdout is not JSON\n{_describe(args, result)}")
+
+    def refused(self, *args: str, code: str, message: str, stdin: str | None = None) -> None:
+        """Run a ``--json`` command that must be refused: exit 2, nothing on stdout, and a
+        JSON error on stderr with a stable ``code`` and a message containing ``message``."""
+        result = self.run(*args, "--json", stdin=stdin)
+        assert result.returncode == CLI_FAILURE, _describe(args, result)
+        assert result.stdout == "", _describe(args, result)
+        error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
+        assert error["code"] == code, _describe(args, result)
+        assert message in error["message"], _describe(args, result)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the commands under test can write, as a script would list it."""
+        return {what: self.json(what, "list", "--json") for what in ("users", "domains", "pki")}
+
+
+def _describe(args: tuple[str, ...], result: subprocess.CompletedProcess[str]) -> str:
+    return (f"flask {' '.join(args)} -> exit {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def cli(fresh_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    instance = tmp_path_factory.mktemp("cli") / "instance"
+    instance.mkdir()
+    env = {**os.environ,
+           "FLASK_APP": "app",
+           "DATABASE_URL": fresh_database_url,
+           "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+           "RQ_QUEUE": f"cli-{uuid.uuid4().hex[:12]}",
+           "SECRET_KEY": secrets.token_urlsafe(48),
+           "KEY_ENCRYPTION_KEYS": KeyEncryptionKeyring.generate_spec("clikek"),
+           "INSTANCE_PATH": str(instance)}
+    yield Cli(env)
+    with Redis.from_url(env["REDIS_URL"]) as redis:
+        keys = list(redis.scan_iter(match=f"*{env['RQ_QUEUE']}*"))
+        if keys:
+            redis.delete(*keys)
+
+
+@pytest.fixture(scope="module")
+def worker(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(cli.env, tmp_path_factory.mktemp("cli-worker") / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+# ---- the script, step by step -------------------------------------------------------------
+
+def test_db_upgrade_builds_the_schema_on_a_fresh_database(cli: Cli) -> None:
+    upgrade = cli.run("db", "upgrade")
+    assert upgrade.returncode == 0, _describe(("db", "upgrade"), upgrade)
+    assert "Running upgrade" in upgrade.stderr
+    current = cli.run("db", "current")
+    assert current.returncode == 0 and "(head)" in current.stdout, \
+        _describe(("db", "current"), current)
+    assert cli.snapshot() == {"users": [], "domains": [], "pki": []}
+
+
+def test_create_admin_reads_the_password_from_stdin(cli: Cli) -> None:
+    admin = cli.json("users", "create-admin", "--email", "ops@example.com",
+                     "--password-stdin", "--json", stdin=ADMIN_PASSWORD + "\n")
+    assert admin["email"] == "ops@example.com"
+    assert admin["role"] == "super_admin"
+    assert admin["enabled"] is True
+    assert "one_time_password" not in admin  # the script chose the password
+
+
+def test_create_admin_refuses_bad_input(cli: Cli) -> None:
+    before = cli.snapshot()
+    cli.refused("users", "create-admin", "--email", "ops2@example.com", "--password-stdin",
+                stdin="too-short\n", code="password.too_short",
+                message="Password must be at least 12 characters")
+    cli.refused("users", "create-admin", "--email", "not-an-address", "--password-stdin",
+                stdin=ADMIN_PASSWORD + "\n", code="email.invalid",
+                message="Not a valid e-mail address")
+    cli.refused("users", "create-admin", "--email", "OPS@example.com", "--password-stdin",
+                stdin=ADMIN_PASSWORD + "\n", code="user.duplicate",
+                message="A user with e-mail ops@example.com already exists")
+    assert cli.snapshot() == before
+
+
+def test_domains_add_normalises_names_and_networks(cli: Cli) -> None:
+    domain = cli.json("domains", "add", "Example.COM.", "--json")
+    assert domain["name"] == "example.com"
+    assert domain["kind"] == "dns"
+    assert domain["enabled"] is True
+    network = cli.json("domains", "add", "10.1.0.0/16", "--json")
+    assert network["name"] == "10.1.0.0/16"
+    assert network["kind"] == "network"
+
+
+def test_domains_disable_enable_and_list(cli: Cli) -> None:
+    assert cli.json("domains", "disable", "example.com", "--json")["enabled"] is False
+    assert cli.json("domains", "enable", "example.com", "--json")["enabled"] is True
+    listed = {d["name"]: d for d in cli.json("domains", "list", "--json")}
+    assert set(listed) == {"example.com", "10.1.0.0/16"}
+    assert listed["example.com"]["kind"] == "dns"
+    assert listed["example.com"]["enabled"] is True
+    assert listed["10.1.0.0/16"]["kind"] == "network"
+
+
+def test_domains_refuse_bad_input(cli: Cli) -> None:
+    before = cli.snapshot()
+    cli.refused("domains", "add", "bad_name.com", code="name.invalid_label",
+                message="'bad_name.com' is not a valid domain name")
+    cli.refused("domains", "add", "*.example.com", code="name.wildcard_not_allowed",
+                message="Wildcard entries are not allowed: register 'example.com'")
+    cli.refused("domains", "add", "10.0.0.5/24", code="network.host_bits_set",
+                message="has host bits set; did you mean 10.0.0.0/24?")
+    cli.refused("domains", "add", "EXAMPLE.com", code="domain.duplicate",
+                message="example.com is already registered")
+    cli.refused("domains", "enable", "nosuch.example", code="domain.unknown",
+                message="Domain 'nosuch.example' is not registered")
+    assert cli.snapshot() == before
+    # Without --json, a person gets the same message as one "Error:" line.
+    human = cli.run("domains", "add", "bad_name.com")
+    assert human.returncode == CLI_FAILURE and human.stdout == ""
+    assert human.stderr.startswith("Error: 'bad_name.com' is not a valid domain name")
+
+
+def test_pki_create_root_waits_for_the_worker(cli: Cli, worker: WorkerProcess) -> None:
+    root = cli.json("pki", "create-root", "--cn", "CLI Root", "--timeout", "60", "--json")
+    assert root["status"] == "active", root
+    assert root["kind"] == "root"
+    assert root["common_name"] == "CLI Root"
+    assert root["parent_id"] is None
+    assert root["error"] is None
+    assert root["serial"] and root["fingerprint_sha256"] and root["not_after"]
+
+
+def test_pki_create_intermediate_under_the_root(cli: Cli, worker: WorkerProcess) -> None:
+    root = next(ca for ca in cli.json("pki", "list", "--json") if ca["kind"] == "root")
+    issuing = cli.json("pki", "create-intermediate", "--root", "CLI Root", "--cn",
+                       "CLI Issuing", "--algorithm", "rsa-2048", "--digest", "sha384",
+                       "--timeout", "60", "--json")
+    assert issuing["status"] == "active", issuing
+    assert issuing["kind"] == "intermediate"
+    assert issuing["parent_id"] == root["id"]
+    assert (issuing["algorithm"], issuing["digest"]) == ("rsa-2048", "sha384")
+    assert issuing["not_after"] <= root["not_after"]
+
+
+def test_pki_list_shows_both(cli: Cli) -> None:
+    listed = {ca["common_name"]: ca for ca in cli.json("pki", "list", "--json")}
+    assert set(listed) == {"CLI Root", "CLI Issuing"}
+    assert listed["CLI Root"]["kind"] == "root"
+    assert listed["CLI Issuing"]["kind"] == "intermediate"
+    assert {ca["status"] for ca in listed.values()} == {"active"}
+    assert listed["CLI Issuing"]["parent_id"] == listed["CLI Root"]["id"]
+
+
+def test_pki_refuses_bad_input(cli: Cli, worker: WorkerProcess) -> None:
+    before = cli.snapshot()
+    cli.refused("pki", "create-root", "--cn", "X", code="ca.common_name_length",
+                message="Common name must be 3 to 64 characters")
+    cli.refused("pki", "create-root", "--cn", "CLI Root 2", "--country", "GBR",
+                code="ca.subject", message="Country must be a two-letter")
+    cli.refused("pki", "create-root", "--cn", "CLI Root 2", "--validity-days", "0",
+                code="ca.validity", message="Validity must be 1 to 9125 days")
+    cli.refused("pki", "create-root", "--cn", "cli root", code="ca.duplicate",
+                message="A CA named 'cli root' already exists")
+    cli.refused("pki", "create-intermediate", "--root", "No Such Root", "--cn", "Orphan CA",
+                code="ca.parent_unknown", message="No root CA 'No Such Root'")
+    assert cli.snapshot() == before
+
+
+def test_users_create_with_a_domain_prints_a_one_time_password(cli: Cli) -> None:
+    user = cli.json("users", "create", "--email", "u@example.com", "--role", "user",
+                    "--domain", "example.com", "--json")
+    assert user["email"] == "u@example.com"
+    assert user["role"] == "user"
+    assert user["domains"] == ["example.com"]
+    assert isinstance(user["one_time_password"], str) and len(user["one_time_password"]) >= 12
+
+
+def test_users_create_refuses_an_unknown_role(cli: Cli) -> None:
+    before = cli.snapshot()
+    cli.refused("users", "create", "--email", "w@example.com", "--role", "wizard",
+                code="role.unknown", message="Unknown role 'wizard'")
+    assert cli.snapshot() == before
