@@ -55,9 +55,22 @@ def _migrations_dir() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.blueprints import admin_audit, admin_domains, admin_users, auth, clm, pki
+    from app.blueprints import (
+        admin_audit,
+        admin_domains,
+        admin_policies,
+        admin_users,
+        alerts,
+        auth,
+        clm,
+        orders,
+        pki,
+        policy_test,
+        wizard,
+    )
 
-    for module in (auth, clm, admin_users, admin_domains, pki, admin_audit):
+    for module in (auth, clm, wizard, orders, alerts, policy_test, admin_users, admin_domains,
+                   admin_policies, pki, admin_audit):
         app.register_blueprint(module.bp)
 
 

@@ -70,9 +70,7 @@ def app(test_settings: dict[str, str]) -> Iterator[Flask]:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-    Redis.from_url(test_settings["REDIS_URL"]).delete(
-        *Redis.from_url(test_settings["REDIS_URL"]).keys(f"rq:*{test_settings['RQ_QUEUE']}*")
-        or ["-"])
+    _drop_queue(test_settings["REDIS_URL"], test_settings["RQ_QUEUE"])
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +85,18 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
-    Redis.from_url(application.config["REDIS_URL"]).flushdb()
+    _drop_queue(application.config["REDIS_URL"], application.config["RQ_QUEUE"])
+
+
+def _drop_queue(url: str, queue: str) -> None:
+    """Remove this session's queued jobs and registries, leaving other sessions' keys alone."""
+    from rq import Queue
+
+    connection = Redis.from_url(url)
+    Queue(queue, connection=connection).empty()
+    keys = list(connection.scan_iter(f"rq:*{queue}*"))
+    if keys:
+        connection.delete(*keys)
 
 
 @pytest.fixture

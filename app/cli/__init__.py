@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import domains, pki, users
+from app.cli import domains, pki, policies, users
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users.group, domains.group, pki.group):
+    for group in (users.group, domains.group, pki.group, policies.group):
         app.cli.add_command(group)

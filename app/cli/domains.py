@@ -40,6 +40,7 @@ def _toggle(key: str, enabled: bool, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 @with_appcontext
+@service_errors
 def enable(name: str, as_json: bool) -> None:
     _toggle(name, True, as_json)
 
@@ -48,6 +49,7 @@ def enable(name: str, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 @with_appcontext
+@service_errors
 def disable(name: str, as_json: bool) -> None:
     _toggle(name, False, as_json)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["DomainError", "InvalidName"]
+__all__ = ["DomainError", "InvalidName", "PolicyDocumentError"]
 
 
 class DomainError(Exception):
@@ -88,3 +88,22 @@ class InvalidName(DomainError):
         self.name: str = name
         # Keep args aligned with __init__'s signature so pickle can rebuild us.
         self.args = (name, message, code)
+
+
+class PolicyDocumentError(DomainError):
+    """A policy JSON document (or a file of them) was refused.
+
+    ``errors`` lists *every* problem found, each a sentence starting with the
+    JSON path at fault (``"rules[2].action: unknown rule action ..."``), so an
+    admin can fix a document in one round.  ``message`` summarises them.
+    """
+
+    default_code: ClassVar[str] = "policy.invalid_document"
+
+    def __init__(self, errors: list[str]) -> None:
+        errors = list(errors) or ["the policy document is not valid"]
+        count = len(errors)
+        summary = f"The policy document has {count} problem{'s' if count > 1 else ''}: "
+        super().__init__(summary + "; ".join(errors) + ".")
+        self.errors: list[str] = errors
+        self.args = (errors,)

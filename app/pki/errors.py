@@ -46,3 +46,39 @@ class KeyDecryptionError(PkiError):
 
 class WeakPassphrase(PkiError):
     """A passphrase chosen for an exported key is too weak to accept."""
+
+
+class UnsupportedKey(UnsupportedAlgorithm):
+    """A public key to certify is of a type or curve the platform does not accept."""
+
+
+class WeakKey(UnsupportedKey):
+    """A public key to certify is too small to be safe (e.g. RSA below 2048 bits)."""
+
+
+class InvalidLeafProfile(PkiError):
+    """A request to issue an end-entity certificate cannot be honoured as given.
+
+    ``field`` names the profile field at fault (``"key_usage"``, ``"validity_days"``,
+    ...) so a form can attach the message to it; ``None`` when no single field is.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidCSR(PkiError):
+    """Bytes submitted as a certificate signing request are unreadable or inconsistent."""
+
+
+class CSRTooLarge(InvalidCSR):
+    """A submitted CSR exceeds the size limit and was refused without being parsed."""
+
+
+class InvalidChain(PkiError):
+    """Certificates handed over as a chain do not link up issuer by issuer."""
+
+
+class KeyMismatch(PkiError):
+    """A private key does not belong to the certificate it is bundled with."""

@@ -27,6 +27,11 @@ class NotFound(ServiceError):
 
 
 class QueueUnavailable(ServiceError):
-    """The job was recorded in the database but could not be handed to a worker yet."""
+    """The work was recorded in the database but could not be handed to a worker yet; it
+    is picked up when a worker starts or on ``requeue``. ``resource_id`` names the row."""
 
     status = 503
+
+    def __init__(self, message: str, *, resource_id: str) -> None:
+        super().__init__(message, code="queue.unavailable")
+        self.resource_id = resource_id

@@ -17,7 +17,7 @@ from app.pki.errors import InvalidSubject
 from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.pki.subject import SubjectFields
 from app.services import audit, sealed
-from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed
 
 MIN_CA_VALIDITY_DAYS = 1
 MAX_CA_VALIDITY_DAYS = 9125  # 25 years
@@ -102,7 +102,11 @@ def _record_and_enqueue(params: CAParameters, kind: str, parent: CertificateAuth
                           "digest": ca.digest, "validity_days": ca.validity_days,
                           "parent": parent.common_name if parent else None})
     db.session.commit()
-    enqueue_generation(ca)
+    if not enqueue_generation(ca):
+        raise QueueUnavailable(
+            f"'{ca.common_name}' was recorded, but the job queue cannot be reached; it will be "
+            "generated when a worker can reach the queue (or run: flask pki requeue).",
+            resource_id=str(ca.id))
     return ca
 
 

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from pkilint import loader, validation
+from pkilint import finding_filter, loader, validation
 from pkilint.bin.lint_pkix_signer_signee_cert_chain import (
     create_decoder_validation_container,
     create_issuer_validation_container,
     create_subject_validation_container,
 )
+from pkilint.cabf import serverauth
+from pkilint.cabf.serverauth.serverauth_constants import CertificateType
 from pkilint.pkix import certificate, extension, name
 
 from app.pki.encoding import certificate_to_der, certificate_to_pem
@@ -94,4 +96,31 @@ def lint_pkix_chain(
     results += decoding.validate(subject_doc.root)
     results += create_issuer_validation_container().validate(issuer_doc.root)
     results += create_subject_validation_container().validate(subject_doc.root)
+    return _findings(results, threshold)
+
+
+def lint_cabf_serverauth_cert(
+    cert: x509.Certificate,
+    certificate_type: CertificateType | None = None,
+    threshold: validation.ValidationFindingSeverity = validation.ValidationFindingSeverity.ERROR,
+) -> list[Finding]:
+    """Return pkilint's CA/B Forum TLS BR findings, as `lint_cabf_serverauth_cert lint`.
+
+    ``certificate_type=None`` detects the type like the CLI's ``-d`` (a leaf without a
+    reserved policy OID is a DV final certificate); PKIX findings the BRs supersede are
+    filtered out as the CLI does without ``-r``. The validity period start (which picks
+    the BR rules in force, e.g. the 200-day limit from 2026-03-15) is the certificate's
+    own notBefore, the CLI's default.
+    """
+    doc = loader.load_der_certificate(certificate_to_der(cert), "certificate")
+    if certificate_type is None:
+        certificate_type = serverauth.determine_certificate_type(doc)
+    validator = certificate.create_pkix_certificate_validator_container(
+        serverauth.create_decoding_validators(),
+        serverauth.create_validators(certificate_type),
+    )
+    results, _ = finding_filter.filter_results(
+        serverauth.create_serverauth_finding_filters(certificate_type),
+        validator.validate(doc.root),
+    )
     return _findings(results, threshold)

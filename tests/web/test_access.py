@@ -12,6 +12,7 @@ SOME_ID = str(uuid.uuid4())
 
 # (method, path, roles allowed)
 PKI = {Role.SUPER_ADMIN, Role.PKI_ADMIN}
+POLICY = {Role.SUPER_ADMIN, Role.POLICY_ADMIN}
 ROUTES = [
     ("GET", "/admin/users/", {Role.SUPER_ADMIN}),
     ("GET", "/admin/users/new", {Role.SUPER_ADMIN}),
@@ -36,6 +37,15 @@ ROUTES = [
     ("GET", f"/admin/pki/exports/{SOME_ID}", PKI),
     ("POST", f"/admin/pki/exports/{SOME_ID}/download", PKI),
     ("GET", "/admin/audit/", {Role.SUPER_ADMIN}),
+    ("GET", "/admin/policies/", POLICY),
+    ("GET", "/admin/policies/new", POLICY),
+    ("POST", "/admin/policies/new", POLICY),
+    ("GET", f"/admin/policies/{SOME_ID}", POLICY),
+    ("POST", f"/admin/policies/{SOME_ID}", POLICY),
+    ("GET", f"/admin/policies/{SOME_ID}/raw", POLICY),
+    ("POST", f"/admin/policies/{SOME_ID}/raw", POLICY),
+    ("POST", f"/admin/policies/{SOME_ID}/enabled", POLICY),
+    ("POST", f"/admin/policies/{SOME_ID}/delete", POLICY),
 ]
 CASES = [(method, path, role, role in allowed)
          for method, path, allowed in ROUTES for role in Role]
@@ -66,3 +76,12 @@ def test_admin_routes_send_anonymous_users_to_login(client, method: str, path: s
     assert response.status_code in (302, 400)
     if response.status_code == 302:
         assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("path", ["/", "/request/", "/certificates", "/orders",
+                                  "/certificates/alerts/", "/policy-test/"])
+def test_every_role_may_use_the_clm_pages(app, client, role: Role, path: str) -> None:
+    make_user(app, f"{role.value}@example.com", role=role.value)
+    login(client, f"{role.value}@example.com")
+    assert client.get(path, follow_redirects=True).status_code == 200

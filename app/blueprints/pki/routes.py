@@ -20,7 +20,7 @@ from app.domain.roles import Permission
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
 from app.services import pki
-from app.services.errors import ServiceError
+from app.services.errors import QueueUnavailable, ServiceError
 from app.web.access import require
 from app.web.htmx import no_store, render_page
 
@@ -49,6 +49,9 @@ def _create(form: RootForm, kind: str) -> Response:
             else:
                 ca = pki.request_intermediate(form.parameters(), form.parent_id.data,
                                               actor=current_user)
+        except QueueUnavailable as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("pki.detail", ca_id=exc.resource_id))
         except ServiceError as exc:
             attach_error(form, exc)
         else:

@@ -1,0 +1,3 @@
+from app.blueprints.alerts.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,3 @@
+from app.blueprints.orders.routes import bp
+
+__all__ = ["bp"]

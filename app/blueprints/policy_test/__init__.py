@@ -1,0 +1,3 @@
+from app.blueprints.policy_test.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,3 @@
+from app.blueprints.wizard.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,115 @@
+"""Every channel's input becomes one CertificateRequest and passes the same checks.
+
+``assess`` is the single gate: domain scopes (active domains, then the requester's own
+scope), request values, and policy evaluation. The wizard calls it on each step, the
+policy test page for a hypothetical request, and ``submit_order`` again as the real gate."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from app.domain.policy import Evaluation, Violation, apply_enforced, evaluate
+from app.domain.request import CertificateRequest
+from app.domain.validation import NameScope, check_names, check_request_values, parse_names
+from app.extensions import db
+from app.models import Domain
+from app.services.issuers import check_issuer
+from app.services.policies import policy_index
+from app.services.requesters import Requester
+
+SUBJECT_FIELDS = ("organization", "organizational_unit", "country", "state", "locality")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    request: CertificateRequest          # with enforced values filled in
+    evaluation: Evaluation
+    violations: tuple[Violation, ...] = field(default=())
+
+    @property
+    def hard(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.severity == "hard")
+
+    @property
+    def soft(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.severity == "soft")
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.hard)
+
+    def for_field(self, name: str) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.field == name)
+
+
+def active_scope() -> NameScope:
+    rows = db.session.execute(select(Domain.name, Domain.kind).where(Domain.enabled.is_(True)))
+    domains, networks = [], []
+    for name, kind in rows:
+        (networks if kind == "network" else domains).append(name)
+    return NameScope(label="active domains", domains=tuple(domains), networks=tuple(networks),
+                     code="name.not_registered")
+
+
+def scopes_for(requester: Requester) -> list[NameScope]:
+    scopes = [active_scope()]
+    if requester.scope_domains is not None:
+        scopes.append(NameScope(label=requester.scope_label, domains=requester.scope_domains,
+                                networks=requester.scope_networks or (),
+                                code=requester.scope_code))
+    return scopes
+
+
+def assess(request: CertificateRequest, requester: Requester,
+           parse_violations: Sequence[Violation] = ()) -> Assessment:
+    """Run every rule over ``request``. Fields left empty are not judged (the wizard fills
+    them step by step); enforced policy values fill empty fields in the returned request."""
+    evaluation = evaluate(request, policy_index().applicable(request))
+    enforced = apply_enforced(request, evaluation)
+    violations = [*parse_violations]
+    if request.common_name or request.dns_names or request.ip_addresses:
+        violations += check_names(enforced, scopes_for(requester))
+    violations += check_request_values(enforced)
+    violations += check_issuer(enforced)
+    violations += evaluation.violations
+    return Assessment(request=enforced, evaluation=evaluation, violations=tuple(violations))
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _validity(raw: Any) -> tuple[int | None, list[Violation]]:
+    if raw in (None, ""):
+        return None, []
+    try:
+        return int(str(raw).strip()), []
+    except ValueError:
+        return None, [Violation(code="validity.invalid", field="validity_days",
+                                message=f"Validity must be a whole number of days, not "
+                                        f"'{str(raw)[:20]}'.")]
+
+
+def request_from_values(values: Mapping[str, Any], *, action: str = "certificate.generate",
+                        provider: str | None = None) -> tuple[CertificateRequest, list[Violation]]:
+    """Raw field values (wizard draft, policy test form) → request + input problems."""
+    cn, dns, ips, emails, violations = parse_names(values.get("common_name") or "",
+                                                   values.get("sans") or [])
+    validity, problems = _validity(values.get("validity_days"))
+    violations += problems
+    subject = {name: _text(values.get(name)) for name in SUBJECT_FIELDS}
+    if subject["country"]:
+        subject["country"] = subject["country"].upper()
+    request = CertificateRequest(
+        common_name=cn, dns_names=dns, ip_addresses=ips, emails=emails, **subject,
+        algorithm=_text(values.get("algorithm")), digest=_text(values.get("digest")),
+        validity_days=validity,
+        key_usage=tuple(values.get("key_usage") or ()),
+        extended_key_usage=tuple(values.get("extended_key_usage") or ()),
+        provider=provider or _text(values.get("provider")),
+        issuer_id=_text(values.get("issuer_id")), action=action)
+    return request, violations

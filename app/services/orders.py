@@ -1,0 +1,82 @@
+"""Orders: submission through the one gate, and reading them with ownership checks."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from app.domain.policy import Violation
+from app.domain.request import CertificateRequest
+from app.domain.roles import Permission
+from app.extensions import db
+from app.models import Order, OrderEvent, User
+from app.services import alerts, audit
+from app.services.errors import NotFound, ValidationFailed
+from app.services.intake import Assessment, assess
+from app.services.requesters import Requester
+
+ORDER_TYPES = {"builtin": "local_pki", "acme": "acme", "digicert": "external_ca",
+               "globalsign": "external_ca"}
+
+
+class PolicyRejected(ValidationFailed):
+    """The request breaks a rule: nothing was created. ``violations`` lists every reason."""
+
+    def __init__(self, violations: tuple[Violation, ...]) -> None:
+        first = violations[0].message if violations else "The request was refused."
+        super().__init__(first, code=violations[0].code if violations else "request.refused")
+        self.violations = violations
+
+
+def submit_order(request: CertificateRequest, requester: Requester, *, pathway: str,
+                 request_key: str, before_commit: Callable[[Order], None] | None = None,
+                 ) -> tuple[Order, Assessment]:
+    """Re-assess ``request`` (the real gate, whatever a channel checked before) and store a
+    pending order. Hard violations raise PolicyRejected after recording their alerts;
+    soft ones are recorded and linked to the order. ``before_commit`` runs inside the same
+    transaction (e.g. to claim a draft); if it raises, nothing is stored."""
+    assessment = assess(request, requester)
+    if assessment.blocked:
+        alerts.record_policy_alerts(assessment.violations, request_key=request_key,
+                                    requester=requester, common_name=request.common_name)
+        db.session.commit()
+        raise PolicyRejected(assessment.hard)
+    final = assessment.request
+    provider = final.provider or "builtin"
+    order = Order(type=ORDER_TYPES.get(provider, "external_ca"), pathway=pathway,
+                  status="pending", common_name=final.common_name or
+                  (final.ip_addresses[0] if final.ip_addresses else ""),
+                  request=final.to_dict(), provider=provider,
+                  requested_by_user_id=requester.user_id, requested_by_label=requester.label,
+                  requested_by_kind=requester.kind)
+    order.events.append(OrderEvent(from_status=None, to_status="pending",
+                                   message=f"Submitted via {pathway} by {requester.display}"))
+    db.session.add(order)
+    db.session.flush()
+    alerts.record_policy_alerts(assessment.soft, request_key=request_key, requester=requester,
+                                common_name=final.common_name, order_id=order.id)
+    alerts.link_to_order(request_key, order.id)
+    audit.record("order.submit", resource_type="order", resource_id=order.id,
+                 actor_label=requester.display, details={
+                     "common_name": order.common_name, "pathway": pathway,
+                     "warnings": [v.code for v in assessment.soft]})
+    if before_commit is not None:
+        try:
+            before_commit(order)
+        except Exception:
+            db.session.rollback()
+            raise
+    db.session.commit()
+    return order, assessment
+
+
+def get_order_for(order_id: str, user: User) -> Order:
+    """The order, if ``user`` may see it (own orders; admins all) — else NotFound, so an
+    id of someone else's order reveals nothing."""
+    try:
+        order = db.session.get(Order, uuid.UUID(str(order_id)))
+    except ValueError:
+        order = None
+    if order is None or not (user.can(Permission.VIEW_ALL_ORDERS)
+                             or order.requested_by_user_id == user.id):
+        raise NotFound("No such order.", code="order.not_found")
+    return order

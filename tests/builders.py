@@ -1,0 +1,54 @@
+"""Readable builders for test data, going through the real services."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app.extensions import db
+
+
+def add_domain(app: Flask, name: str, enabled: bool = True) -> int:
+    from app.services import domains
+
+    with app.app_context():
+        return domains.add_domain(name, enabled=enabled).id
+
+
+def issuing_ca(app: Flask, run_jobs) -> str:
+    """A root and an intermediate made by the real worker; returns the intermediate id."""
+    from app.services import pki
+
+    with app.app_context():
+        root = pki.request_root(pki.CAParameters(common_name="Test Root", algorithm="ec-256"))
+        root_id = root.id
+    run_jobs()
+    with app.app_context():
+        inter = pki.request_intermediate(
+            pki.CAParameters(common_name="Test Issuing", algorithm="ec-256",
+                             validity_days=365), root_id)
+        inter_id = str(inter.id)
+    run_jobs()
+    return inter_id
+
+
+def add_policy(app: Flask, name: str, domains: list[str], rules: list[dict[str, Any]],
+               description: str = "", actions: list[str] | None = None,
+               enabled: bool = True) -> str:
+    from app.services import policies
+
+    document = {"name": name, "description": description or f"{name} description",
+                "enabled": enabled,
+                "matching_criteria": {"actions": actions or ["certificate.generate",
+                                                             "certificate.renew"],
+                                      "domains": domains},
+                "rules": rules}
+    with app.app_context():
+        return str(policies.create_policy(document).id)
+
+
+def count(app: Flask, model: type) -> int:
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
