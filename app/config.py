@@ -38,6 +38,14 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
         "PAGE_SIZE": 25,
+        # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending
+        # orders whose job is gone after the grace, and recovers processing orders whose
+        # worker died after the timeout (longer than the 120 s issuance job timeout).
+        "SWEEP_INTERVAL_SECONDS": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
+        "SWEEP_PENDING_GRACE_SECONDS": float(os.environ.get("SWEEP_PENDING_GRACE_SECONDS",
+                                                            "30")),
+        "SWEEP_PROCESSING_TIMEOUT_SECONDS": float(
+            os.environ.get("SWEEP_PROCESSING_TIMEOUT_SECONDS", "300")),
     }
 
 

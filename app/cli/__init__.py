@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import domains, pki, policies, users
+from app.cli import domains, orders, pki, policies, users
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users.group, domains.group, pki.group, policies.group):
+    for group in (users.group, domains.group, pki.group, policies.group, orders.group):
         app.cli.add_command(group)

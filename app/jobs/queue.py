@@ -1,6 +1,7 @@
 """Connections to Redis and the enqueue helper with deterministic job ids."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -40,3 +41,29 @@ def enqueue_once(func: Callable[..., Any], job_id: str, *args: Any, description:
         log.warning("could not enqueue %s: %s", job_id, exc.__class__.__name__)
         return False
     return True
+
+
+LIVE_JOB_STATES = {"queued", "scheduled", "deferred", "started"}
+
+
+def job_state(job_id: str) -> str | None:
+    """The RQ status of a job, or None when Redis holds no such job (or is unreachable)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+    except RedisError:
+        return "unreachable"
+
+
+def discard_job(job_id: str) -> None:
+    """Forget a job the database says is lost (e.g. its worker was killed), so a fresh job
+    with the same deterministic id can be enqueued."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    with contextlib.suppress(NoSuchJobError, RedisError):
+        Job.fetch(job_id, connection=redis_connection()).delete()

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 from app.models.alerts import CertificateAlert
 from app.models.audit import AuditEvent
+from app.models.certificates import Certificate, CertificateExport
 from app.models.domains import Domain, user_domains
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
@@ -8,5 +9,6 @@ from app.models.policies import PolicyRecord
 from app.models.users import User
 from app.models.wizard import WizardDraft
 
-__all__ = ["AuditEvent", "CertificateAlert", "CertificateAuthority", "Domain", "KeyExport",
+__all__ = ["AuditEvent", "Certificate", "CertificateAlert", "CertificateAuthority",
+           "CertificateExport", "Domain", "KeyExport",
            "Order", "OrderEvent", "PolicyRecord", "User", "WizardDraft", "user_domains"]

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.orders import is_terminal
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.certificates import Certificate
 
 
 class Order(db.Model):
@@ -31,13 +35,25 @@ class Order(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The requester's CSR (csr_upload / courier / acme pathways); None when we make the key.
+    csr_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Times a worker has started this order (the sweeper gives up after a few lost workers).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
+    certificate: Mapped[Certificate | None] = relationship(back_populates="order",
+                                                           uselist=False)
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan")
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in ("complete", "failed")
+        return is_terminal(self.status)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.submitted_at).total_seconds()
 
 
 class OrderEvent(db.Model):

@@ -8,9 +8,9 @@ Vocabulary, as certbot and most server documentation use it:
 
 Roots are left out everywhere because a relying party must already trust the root; a
 root sent by the server is ignored at best and costs bytes in every handshake. So a
-caller may pass the whole path up to the root as ``chain``: self-signed certificates at
-its end are dropped. Every function checks that each certificate really issued the one
-before it, so a bundle is never silently out of order.
+caller may pass the whole path up to the root as ``chain``: a self-signed root at its
+end is checked like every other link, then dropped. Every function checks that each
+certificate really issued the one before it, so a bundle is never silently out of order.
 """
 
 from __future__ import annotations
@@ -48,21 +48,22 @@ def served_chain(
     """Return ``chain`` without trailing self-signed roots, after checking its order.
 
     Guarantees: ``chain[0]`` issued ``certificate`` and each later certificate issued
-    the one before it (issuer name and signature both checked). An empty chain (a leaf
-    issued directly by a root) is returned as is. Raises :class:`InvalidChain` naming
-    the first certificate out of place.
+    the one before it (issuer name and signature both checked), the root included when
+    given, so a wrong root is refused rather than silently dropped. An empty result
+    (a leaf issued directly by a root) is fine. Raises :class:`InvalidChain` naming the
+    first certificate out of place.
     """
-    served = list(chain)
-    while served and _issued(served[-1], served[-1]):
-        served.pop()  # a self-signed root: relying parties must already hold it
     previous = certificate
-    for candidate in served:
+    for candidate in chain:
         if not _issued(previous, candidate):
             raise InvalidChain(
-                f"The chain is out of order: {_label(candidate)} did not issue "
+                f"The chain does not link up: {_label(candidate)} did not issue "
                 f"{_label(previous)}. List the issuing CA first, then its issuer, and so on."
             )
         previous = candidate
+    served = list(chain)
+    while served and _issued(served[-1], served[-1]):
+        served.pop()  # a self-signed root: relying parties must already hold it
     return served
 
 
@@ -88,7 +89,10 @@ def pkcs7_bundle(certificate: x509.Certificate, chain: Sequence[x509.Certificate
     """Return a certs-only PKCS#7 (``-----BEGIN PKCS7-----``) with the leaf and chain.
 
     The form Windows and Java tools import as ``.p7b``; the root is left out as for the
-    PEM bundles. Raises :class:`InvalidChain` if the chain is out of order.
+    PEM bundles. PKCS#7 stores certificates as a DER ``SET OF``, which is sorted by
+    encoding, so the file does not keep the leaf-first order; readers build the path
+    from names and key identifiers. Raises :class:`InvalidChain` if the chain given is
+    out of order.
     """
     certificates = [certificate, *served_chain(certificate, chain)]
     return pkcs7.serialize_certificates(certificates, serialization.Encoding.PEM)

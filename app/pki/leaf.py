@@ -83,10 +83,11 @@ class LeafProfile:
     """What to put into an end-entity certificate.
 
     Validated on construction: every usage name is known (:data:`KEY_USAGES`,
-    :data:`EXTENDED_KEY_USAGES`) and at least one of each is given; validity is
-    1-3650 days; the digest is supported; DNS names are non-empty printable ASCII of at
-    most 253 characters (A-labels; their domain rules are the caller's job), IP
-    addresses parse, e-mail addresses are ASCII ``local@domain``. Lists become tuples,
+    :data:`EXTENDED_KEY_USAGES`), at least one of each is given, and timeStamping comes
+    alone (RFC 3161); validity is 1-3650 days; the digest is supported; DNS names are
+    non-empty printable ASCII of at most 253 characters (A-labels; their domain rules
+    are the caller's job), IP addresses parse, e-mail addresses are ASCII
+    ``local@domain``. Lists become tuples,
     DNS names lower case, and repeats are dropped, keeping the first. Otherwise raises
     :class:`InvalidLeafProfile` whose ``field`` names the attribute at fault (or
     :class:`UnsupportedAlgorithm` for the digest). Checks that depend on the key (an EC
@@ -125,6 +126,12 @@ class LeafProfile:
                 f"Validity must be between {MIN_LEAF_VALIDITY_DAYS} and "
                 f"{MAX_LEAF_VALIDITY_DAYS} days (10 years).",
                 field="validity_days",
+            )
+        if "timeStamping" in self.extended_key_usage and len(self.extended_key_usage) > 1:
+            # RFC 3161 2.3: a time-stamping certificate has that one purpose only.
+            raise InvalidLeafProfile(
+                "A time-stamping certificate cannot have other extended key usages.",
+                field="extended_key_usage",
             )
         hash_for(self.digest)
         _general_names(self)  # validates every name now, not at signing time
@@ -183,7 +190,8 @@ def issue_leaf(
     subject from :func:`app.pki.subject.build_name` (UTF8String, country
     PrintableString); issuer = the CA's subject; basicConstraints cA=FALSE (critical,
     as the BRs' subscriber profile lists it); keyUsage with exactly the requested bits
-    (critical); extKeyUsage with exactly the requested purposes (non-critical);
+    (critical); extKeyUsage with exactly the requested purposes (non-critical, except
+    for a time-stamping certificate where RFC 3161 requires it critical);
     subjectKeyIdentifier (method 1); authorityKeyIdentifier equal to the issuer's SKI;
     a CN that is a host name or IP written in its canonical form (lower-case, RFC 5952),
     so it is a character-for-character copy of its SAN entry as the BRs require;
@@ -193,7 +201,9 @@ def issue_leaf(
     certificate for "Jane Doe"); notBefore one minute before ``now`` (never before the
     issuer's notBefore) and a validity period, counted inclusively as the BRs do, of
     exactly ``validity_days`` days (notAfter = notBefore + days - 1 s) unless clamped to
-    the issuer's notAfter; signed with the profile's digest.
+    the issuer's notAfter; signed with the profile's digest. Any valid CA may sign,
+    a root included: keeping roots offline (leaves only from pathLen-0 intermediates) is
+    the caller's rule.
 
     Raises :class:`UnsupportedKey` / :class:`WeakKey` for a key other than RSA
     2048-16384 or EC P-256/P-384/P-521; :class:`InvalidLeafProfile` (``field`` set) when
@@ -249,7 +259,9 @@ def issue_leaf(
             x509.ExtendedKeyUsage(
                 [EXTENDED_KEY_USAGES[u] for u in profile.extended_key_usage]
             ),
-            critical=False,
+            # RFC 3161 2.3 requires a critical EKU on time-stamping certificates, and
+            # OpenSSL's timestampsign purpose check enforces it.
+            critical=profile.extended_key_usage == ("timeStamping",),
         )
         .add_extension(subject_key_identifier(public_key), critical=False)
         .add_extension(authority_key_identifier_for(issuer_certificate), critical=False)

@@ -4,7 +4,8 @@ One rule for every path a key arrives by (a parsed CSR, a key the platform gener
 an API caller's key object), so a key refused in one place is refused everywhere:
 RSA of 2048-16384 bits with a modulus size divisible by 8 and an odd exponent of at
 least 65537, or EC on P-256, P-384 or P-521. These are the CA/Browser Forum Baseline
-Requirements' key rules (section 6.1.5/6.1.6), which every relying party accepts.
+Requirements' key rules (sections 6.1.5/6.1.6, with the exponent range they recommend
+made mandatory), which every relying party accepts.
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.roles import Permission
 from app.extensions import db
+from app.jobs.queue import enqueue_once
 from app.models import Order, OrderEvent, User
 from app.services import alerts, audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import Assessment, assess
+from app.services.order_flow import note
 from app.services.requesters import Requester
 
 ORDER_TYPES = {"builtin": "local_pki", "acme": "acme", "digicert": "external_ca",
@@ -66,7 +68,27 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
             db.session.rollback()
             raise
     db.session.commit()
+    if not enqueue_issue(order):
+        note(order.id, order.status, "The job queue could not be reached; the order will be "
+             "picked up automatically when it is back.")
+        db.session.commit()
     return order, assessment
+
+
+ISSUE_RETRY_INTERVALS = [10, 30, 90]
+
+
+def enqueue_issue(order: Order) -> bool:
+    """Hand the order to the workers (job id derived from the order: at most one queued)."""
+    from rq import Callback, Retry
+
+    from app.jobs.orders import issue_order, on_issue_failure
+
+    return enqueue_once(issue_order, f"order-{order.id}-issue", str(order.id),
+                        description=f"issue order {order.id}", job_timeout=120,
+                        retry=Retry(max=len(ISSUE_RETRY_INTERVALS),
+                                    interval=ISSUE_RETRY_INTERVALS),
+                        on_failure=Callback(on_issue_failure))
 
 
 def get_order_for(order_id: str, user: User) -> Order:

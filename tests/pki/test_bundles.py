@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from app.pki.bundles import (
@@ -88,18 +88,21 @@ def test_out_of_order_or_foreign_chain_refused(chain: Chain, key_factory: KeyFac
     with pytest.raises(InvalidChain) as exc:
         served_chain(leaf, [root, issuing])
     assert str(exc.value) == (
-        "The chain is out of order: 'Bundle Root' did not issue 'www.example.com'. List "
+        "The chain does not link up: 'Bundle Root' did not issue 'www.example.com'. List "
         "the issuing CA first, then its issuer, and so on."
     )
-    # Same name, different key: the signature check catches what a name match misses.
+    assert isinstance(exc.value, PkiError)
+    # Same name, different key: the signature check catches what a name match misses,
+    # and a wrong self-signed "root" is refused, not silently dropped as a root.
     impostor_key = key_factory("ec-256", 3)
     impostor = create_root_certificate(
         SubjectFields("Bundle Issuing CA"), impostor_key, "sha256", 30
     )
-    for bundle in (chain_pem, fullchain_pem, pkcs7_bundle):
-        with pytest.raises(InvalidChain):
-            bundle(leaf, [impostor])  # type: ignore[operator]
-    assert isinstance(exc.value, PkiError)
+    other_root = create_root_certificate(SubjectFields("Other Root"), impostor_key, "sha256", 30)
+    for bad in ([impostor], [issuing, other_root], [root]):
+        for bundle in (chain_pem, fullchain_pem, pkcs7_bundle):
+            with pytest.raises(InvalidChain):
+                bundle(leaf, bad)  # type: ignore[operator]
 
 
 def test_pkcs7_readable_by_openssl(chain: Chain, tmp_path: Path) -> None:
@@ -110,7 +113,8 @@ def test_pkcs7_readable_by_openssl(chain: Chain, tmp_path: Path) -> None:
     path.write_bytes(p7)
     result = openssl("pkcs7", "-in", str(path), "-print_certs")
     assert result.returncode == 0, result.stderr
-    assert _subjects(result.stdout) == ["CN = www.example.com", "CN = Bundle Issuing CA"]
+    # PKCS#7 keeps certificates in a DER SET OF (sorted), so only membership counts.
+    assert sorted(_subjects(result.stdout)) == ["CN = Bundle Issuing CA", "CN = www.example.com"]
 
 
 @pytest.mark.parametrize("leaf_algorithm", ["rsa-2048", "ec-384"])
@@ -188,7 +192,7 @@ def test_mac_strengthening_checks_its_own_derivation(chain: Chain) -> None:
         serialization.PrivateFormat.PKCS12.encryption_builder()
         .kdf_rounds(1000)
         .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-        .hmac_hash(serialization.hashes.SHA256())  # type: ignore[attr-defined]
+        .hmac_hash(hashes.SHA256())
         .build(PASSPHRASE.encode())
     )
     pfx = pkcs12.serialize_key_and_certificates(b"n", leaf_key, leaf, [issuing], encryption)

@@ -325,6 +325,18 @@ def test_oversized_input_refused_before_parsing(
     assert isinstance(exc.value, InvalidCSR)
 
 
+@pytest.mark.parametrize(
+    "marker", [b"-----BEGIN A-----", b"-----BEGIN CERTIFICATE REQUEST-----", b"-----END A-----"]
+)
+def test_many_pem_markers_parse_in_linear_time(marker: bytes) -> None:
+    # A BEGIN..END regex with a backreference took ~1.5 s per 64 KiB of such markers.
+    data = (marker * (MAX_CSR_BYTES // len(marker)))[:MAX_CSR_BYTES]
+    started = time.perf_counter()
+    with pytest.raises(InvalidCSR):
+        parse_csr(data)
+    assert time.perf_counter() - started < 0.2
+
+
 def test_size_limit_is_inclusive() -> None:
     with pytest.raises(InvalidCSR) as exc:
         parse_csr(b"\x30" * MAX_CSR_BYTES)

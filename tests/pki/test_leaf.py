@@ -337,6 +337,31 @@ def test_client_and_email_leaf_verifies(key_factory: KeyFactory, tmp_path: Path)
     assert lint_pkix_cert(leaf) == []
 
 
+def test_code_signing_and_time_stamping_leaves(key_factory: KeyFactory, tmp_path: Path) -> None:
+    root, issuing, issuing_key = _chain(key_factory)
+    signer = issue_leaf(
+        LeafProfile(SubjectFields("Example Release Signing", organization="Example Ltd"),
+                    extended_key_usage=("codeSigning",)),
+        key_factory("ec-384", 2).public_key(), issuing, issuing_key, now=NOW,
+    )
+    assert not _ext(signer, x509.ExtendedKeyUsage).critical
+    assert lint_pkix_cert(signer) == []
+    # OpenSSL 3.0 has no code-signing purpose (3.2 added one); check the path only.
+    _openssl_verify(tmp_path, root, issuing, signer, purpose="any")
+
+    tsa = issue_leaf(
+        LeafProfile(SubjectFields("Example TSA", organization="Example Ltd"),
+                    extended_key_usage=("timeStamping",)),
+        key_factory("ec-384", 2).public_key(), issuing, issuing_key, now=NOW,
+    )
+    # RFC 3161 2.3: the sole purpose, in a critical extension (OpenSSL checks both).
+    eku = _ext(tsa, x509.ExtendedKeyUsage)
+    assert eku.critical
+    assert list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    assert lint_pkix_cert(tsa) == []
+    _openssl_verify(tmp_path, root, issuing, tsa, purpose="timestampsign")
+
+
 def test_validity_clamped_to_issuer(key_factory: KeyFactory) -> None:
     _, issuing, issuing_key = _chain(key_factory, issuing_days=30)
     leaf = issue_leaf(
@@ -389,6 +414,8 @@ def test_usage_impossible_for_key_refused(
          "Unknown extended key usage 'serverauth'; choose from serverAuth, clientAuth, "
          "codeSigning, emailProtection, timeStamping."),
         ({"key_usage": ()}, "key_usage", "Choose at least one key usage."),
+        ({"extended_key_usage": ("timeStamping", "codeSigning")}, "extended_key_usage",
+         "A time-stamping certificate cannot have other extended key usages."),
         ({"validity_days": 0}, "validity_days",
          "Validity must be between 1 and 3650 days (10 years)."),
         ({"validity_days": 3651}, "validity_days",

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.orders import Order
+
+SOURCE_MANAGED = "managed"
+SOURCE_DISCOVERED = "discovered"
+
+
+class Certificate(db.Model):
+    """The inventory: one row per certificate, issued here (``managed``) or imported
+    (``discovered``). At most one certificate per order (unique ``order_id``)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, unique=True)
+    source: Mapped[str] = mapped_column(String(16), default=SOURCE_MANAGED, index=True)
+    common_name: Mapped[str] = mapped_column(String(253), index=True)
+    sans: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issuer_dn: Mapped[str] = mapped_column(Text)
+    issuer_ca_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificate_authorities.id", ondelete="SET NULL"), nullable=True, index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(16))
+    serial_hex: Mapped[str] = mapped_column(String(64))
+    fingerprint_sha256: Mapped[str] = mapped_column(String(95), unique=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    chain_pem: Mapped[str] = mapped_column(Text, default="")
+    # Only when the platform made the key; AES-256-GCM token bound to this row's id.
+    encrypted_private_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    order: Mapped[Order | None] = relationship(back_populates="certificate")
+
+    @property
+    def status(self) -> str:
+        if self.revoked:
+            return "revoked"
+        return "expired" if self.not_after <= utcnow() else "active"
+
+    @property
+    def days_left(self) -> int:
+        return (self.not_after - utcnow()).days
+
+    @property
+    def has_key(self) -> bool:
+        return self.encrypted_private_key is not None
+
+
+class CertificateExport(db.Model):
+    """A one-time, passphrase-protected key export (PKCS#8 or PKCS#12) made by the worker."""
+
+    __tablename__ = "certificate_exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    certificate_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("certificates.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(16))          # pkcs8 | pkcs12
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payload_b64: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    certificate: Mapped[Certificate] = relationship()

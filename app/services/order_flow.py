@@ -1,0 +1,37 @@
+"""Moving orders through the state machine, safely under concurrency.
+
+Every move is a conditional UPDATE (``WHERE status = <expected>``): of two workers racing
+for one order exactly one wins, and the loser learns it from the row count. Each move that
+happens writes an OrderEvent in the same transaction (the caller commits)."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+
+from app.domain.orders import OrderStatus, check_transition
+from app.extensions import db
+from app.models import Order, OrderEvent
+
+
+def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, message: str,
+               **values: Any) -> bool:
+    """Move the order from ``current`` to ``target`` if it is still in ``current``.
+    Returns False (and changes nothing) when another process got there first."""
+    check_transition(current, target)
+    moved = db.session.execute(
+        update(Order).where(Order.id == order_id, Order.status == current.value)
+        .values(status=target.value, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        return False
+    db.session.add(OrderEvent(order_id=order_id, from_status=current.value,
+                              to_status=target.value, message=message[:2000]))
+    return True
+
+
+def note(order_id: uuid.UUID, status: str, message: str) -> None:
+    """A timeline entry that is not a transition (e.g. the queue was unreachable)."""
+    db.session.add(OrderEvent(order_id=order_id, from_status=status, to_status=status,
+                              message=message[:2000]))

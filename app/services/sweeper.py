@@ -1,0 +1,89 @@
+"""The sweeper: the database is the source of truth, Redis only carries work.
+
+Finds orders whose job was lost — Redis flushed or down at submit, a worker killed
+mid-job — and re-enqueues them, or fails them with a clear reason after too many lost
+attempts. Run by the worker on a schedule and by ``flask orders sweep``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.domain.orders import OrderStatus
+from app.extensions import db
+from app.jobs.queue import LIVE_JOB_STATES, discard_job, job_state
+from app.models import Order
+from app.models.base import utcnow
+from app.services import pki
+from app.services.order_flow import transition
+from app.services.orders import enqueue_issue
+
+MAX_LOST_ATTEMPTS = 3
+
+
+@dataclass
+class SweepReport:
+    requeued: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    cas_requeued: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"requeued": self.requeued, "recovered": self.recovered, "failed": self.failed,
+                "cas_requeued": self.cas_requeued}
+
+
+def sweep(*, pending_grace: float | None = None,
+          processing_timeout: float | None = None) -> SweepReport:
+    """One pass. ``pending_grace``: a pending order younger than this is left to its job;
+    ``processing_timeout``: a processing order older than this has lost its worker (the
+    issuance job times out well before). Defaults come from the app config."""
+    config = current_app.config
+    grace = timedelta(seconds=config["SWEEP_PENDING_GRACE_SECONDS"]
+                      if pending_grace is None else pending_grace)
+    timeout = timedelta(seconds=config["SWEEP_PROCESSING_TIMEOUT_SECONDS"]
+                        if processing_timeout is None else processing_timeout)
+    now = utcnow()
+    report = SweepReport()
+    for order in db.session.scalars(select(Order).where(
+            Order.status == OrderStatus.PROCESSING, Order.started_at <= now - timeout)):
+        _recover(order, report)
+    for order in db.session.scalars(select(Order).where(
+            Order.status == OrderStatus.PENDING, Order.submitted_at <= now - grace)):
+        _requeue_if_lost(order, report)
+    report.cas_requeued = pki.requeue_pending()
+    return report
+
+
+def _job_id(order: Order) -> str:
+    return f"order-{order.id}-issue"
+
+
+def _recover(order: Order, report: SweepReport) -> None:
+    if order.attempts >= MAX_LOST_ATTEMPTS:
+        reason = (f"The issuing worker stopped {order.attempts} times while processing this "
+                  "order; giving up. Resubmit it, and ask an administrator to check the "
+                  "workers.")
+        if transition(order.id, OrderStatus.PROCESSING, OrderStatus.FAILED, reason,
+                      finished_at=utcnow(), error=reason):
+            report.failed.append(str(order.id))
+        db.session.commit()
+        return
+    moved = transition(order.id, OrderStatus.PROCESSING, OrderStatus.PENDING,
+                       "The worker processing this order was lost; retrying")
+    db.session.commit()
+    if moved:
+        discard_job(_job_id(order))
+        enqueue_issue(order)
+        report.recovered.append(str(order.id))
+
+
+def _requeue_if_lost(order: Order, report: SweepReport) -> None:
+    state = job_state(_job_id(order))
+    if state in LIVE_JOB_STATES or state == "unreachable":
+        return
+    discard_job(_job_id(order))
+    if enqueue_issue(order):
+        report.requeued.append(str(order.id))
