@@ -62,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_users,
         alerts,
         auth,
+        certificates,
         clm,
         orders,
         pki,
@@ -69,8 +70,8 @@ def _register_blueprints(app: Flask) -> None:
         wizard,
     )
 
-    for module in (auth, clm, wizard, orders, alerts, policy_test, admin_users, admin_domains,
-                   admin_policies, pki, admin_audit):
+    for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
+                   admin_domains, admin_policies, pki, admin_audit):
         app.register_blueprint(module.bp)
 
 

@@ -5,15 +5,16 @@ also a way to test passphrase guesses offline. cryptography lets us choose the P
 rounds for the bags but always writes the MAC with 2,048 iterations of the PKCS#12 KDF,
 which would make guessing through the MAC hundreds of times cheaper than through the
 bags. :func:`strengthen_mac` recomputes the MAC (RFC 7292 section 5 and appendix B)
-with as many iterations as the bags use, so both paths cost the same. OpenSSL, Java,
-Windows and cryptography read the iteration count from the file, like any other value.
+with as many iterations as the bags use, so neither path is the cheap one. Readers take
+the iteration count from the file like any other parameter (the tests open the result
+with OpenSSL 3 and cryptography).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.pki.errors import PkiError
 
@@ -26,30 +27,40 @@ _FAILED: Final[str] = (
 )
 
 
-def _read(data: bytes, pos: int) -> tuple[int, int, int, int]:
-    """Return ``(tag, content_start, content_end, tlv_end)`` of the DER TLV at ``pos``."""
-    tag, first = data[pos], data[pos + 1]
-    pos += 2
+class _Node(NamedTuple):
+    """One DER element: where it starts, where its content lies, where it ends."""
+
+    start: int
+    content_start: int
+    end: int
+
+    def raw(self, data: bytes) -> bytes:
+        return data[self.start : self.end]
+
+    def content(self, data: bytes) -> bytes:
+        return data[self.content_start : self.end]
+
+
+def _read(data: bytes, pos: int) -> _Node:
+    first = data[pos + 1]
+    content_start = pos + 2
     if first < 0x80:
         length = first
     else:
         count = first & 0x7F
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    end = pos + length
-    if end > len(data):
+        length = int.from_bytes(data[content_start : content_start + count], "big")
+        content_start += count
+    if content_start + length > len(data):
         raise ValueError("truncated DER")
-    return tag, pos, end, end
+    return _Node(pos, content_start, content_start + length)
 
 
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int, int]]:
-    """Return ``(tag, tlv_start, content_start, content_end, tlv_end)`` of each child."""
+def _children(data: bytes, node: _Node) -> list[_Node]:
     children = []
-    pos = start
-    while pos < end:
-        tag, c_start, c_end, tlv_end = _read(data, pos)
-        children.append((tag, pos, c_start, c_end, tlv_end))
-        pos = tlv_end
+    pos = node.content_start
+    while pos < node.end:
+        children.append(_read(data, pos))
+        pos = children[-1].end
     return children
 
 
@@ -93,35 +104,30 @@ def strengthen_mac(pfx: bytes, passphrase: str, iterations: int) -> bytes:
     unexpected or that check fails, rather than produce a file no one could open.
     """
     try:
-        _, start, end, _ = _read(pfx, 0)
-        version, auth_safe, mac_data = _children(pfx, start, end)
-        _, explicit = _children(pfx, auth_safe[2], auth_safe[3])
-        (octets,) = _children(pfx, explicit[2], explicit[3])
-        mac_content = pfx[octets[2] : octets[3]]
-        digest_info, salt, old_iterations = _children(pfx, mac_data[2], mac_data[3])
-        algorithm, old_mac = _children(pfx, digest_info[2], digest_info[3])
-        algorithm_id = pfx[algorithm[1] : algorithm[4]]
-        oid = _children(pfx, algorithm[2], algorithm[3])[0]
-        if pfx[oid[1] : oid[4]] != _SHA256_ALGORITHM_OID:
+        version, auth_safe, mac_data = _children(pfx, _read(pfx, 0))
+        _, explicit = _children(pfx, auth_safe)  # ContentInfo: type, [0] content
+        (octets,) = _children(pfx, explicit)
+        mac_content = octets.content(pfx)
+        digest_info, salt, old_iterations = _children(pfx, mac_data)
+        algorithm, old_mac = _children(pfx, digest_info)
+        if _children(pfx, algorithm)[0].raw(pfx) != _SHA256_ALGORITHM_OID:
             raise ValueError("MAC is not HMAC-SHA256")
-        salt_bytes = pfx[salt[2] : salt[3]]
-        old_count = int.from_bytes(pfx[old_iterations[2] : old_iterations[3]], "big")
+        salt_bytes = salt.content(pfx)
+        old_count = int.from_bytes(old_iterations.content(pfx), "big")
     except (ValueError, IndexError):
         raise PkiError(_FAILED) from None
 
     expected = hmac.digest(
         _mac_key(passphrase, salt_bytes, old_count), mac_content, "sha256"
     )
-    if not hmac.compare_digest(expected, pfx[old_mac[2] : old_mac[3]]):
+    if not hmac.compare_digest(expected, old_mac.content(pfx)):
         raise PkiError(_FAILED)
 
     new_mac = hmac.digest(_mac_key(passphrase, salt_bytes, iterations), mac_content, "sha256")
     new_mac_data = _tlv(
         0x30,
-        _tlv(0x30, algorithm_id + _tlv(0x04, new_mac))
-        + pfx[salt[1] : salt[4]]
+        _tlv(0x30, algorithm.raw(pfx) + _tlv(0x04, new_mac))
+        + salt.raw(pfx)
         + _integer(iterations),
     )
-    return _tlv(
-        0x30, pfx[version[1] : version[4]] + pfx[auth_safe[1] : auth_safe[4]] + new_mac_data
-    )
+    return _tlv(0x30, version.raw(pfx) + auth_safe.raw(pfx) + new_mac_data)

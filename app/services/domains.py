@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from app.domain.errors import InvalidName
 from app.domain.names import normalize_domain, normalize_network, parse_ip
@@ -77,6 +77,11 @@ def delete_domain(domain: Domain, *, actor: User | None = None) -> None:
 
 def list_domains() -> list[Domain]:
     return list(db.session.scalars(select(Domain).order_by(Domain.kind, Domain.name)))
+
+
+def has_active_domain() -> bool:
+    """True when at least one domain or IP network is enabled (an EXISTS, not a load)."""
+    return bool(db.session.scalar(select(exists().where(Domain.enabled.is_(True)))))
 
 
 def find_domain(key: str) -> Domain | None:

@@ -16,6 +16,7 @@ from app.domain.request import CertificateRequest
 from app.domain.validation import NameScope, check_names, check_request_values, parse_names
 from app.extensions import db
 from app.models import Domain
+from app.models.domains import DOMAIN_KIND_NETWORK
 from app.services.issuers import check_issuer
 from app.services.policies import policy_index
 from app.services.requesters import Requester
@@ -45,17 +46,53 @@ class Assessment:
         return tuple(v for v in self.violations if v.field == name)
 
 
-def active_scope() -> NameScope:
-    rows = db.session.execute(select(Domain.name, Domain.kind).where(Domain.enabled.is_(True)))
+def _covering_candidates(request: CertificateRequest) -> set[str]:
+    """Every entry name that could cover a name of ``request``: each label-boundary suffix
+    of each DNS name's base (``*.`` removed) and of each e-mail domain. An entry covers a
+    name exactly when it equals one of these (see ``app.domain.names.name_is_covered``)."""
+    candidates: set[str] = set()
+    bases = [n.removeprefix("*.") for n in request.all_dns_names()]
+    bases += [e.rpartition("@")[2].removeprefix("*.") for e in request.emails]
+    for base in bases:
+        suffix = base
+        while suffix:
+            candidates.add(suffix)
+            suffix = suffix.partition(".")[2]
+    return candidates
+
+
+_IN_CHUNK = 500  # bound parameters per IN (...) query, well below every backend's limit
+
+
+def active_scope(request: CertificateRequest | None = None) -> NameScope:
+    """The enabled domains and IP networks, as a scope every requested name must be under.
+
+    With ``request`` only the entries that can matter for it are loaded: the domains named
+    by a label-boundary suffix of one of its names (an indexed ``IN`` lookup instead of
+    every registered domain), and the networks only when it asks for IP addresses.
+    ``check_names`` gives the same result for ``request`` as with the full scope."""
+    query = select(Domain.name, Domain.kind).where(Domain.enabled.is_(True))
+    if request is None:
+        rows = list(db.session.execute(query))
+    else:
+        rows = []
+        candidates = sorted(_covering_candidates(request))
+        for start in range(0, len(candidates), _IN_CHUNK):
+            chunk = candidates[start:start + _IN_CHUNK]
+            rows += db.session.execute(query.where(Domain.name.in_(chunk),
+                                                   Domain.kind != DOMAIN_KIND_NETWORK))
+        if request.ip_addresses:
+            rows += db.session.execute(query.where(Domain.kind == DOMAIN_KIND_NETWORK))
     domains, networks = [], []
     for name, kind in rows:
-        (networks if kind == "network" else domains).append(name)
+        (networks if kind == DOMAIN_KIND_NETWORK else domains).append(name)
     return NameScope(label="active domains", domains=tuple(domains), networks=tuple(networks),
                      code="name.not_registered")
 
 
-def scopes_for(requester: Requester) -> list[NameScope]:
-    scopes = [active_scope()]
+def scopes_for(requester: Requester, request: CertificateRequest | None = None
+               ) -> list[NameScope]:
+    scopes = [active_scope(request)]
     if requester.scope_domains is not None:
         scopes.append(NameScope(label=requester.scope_label, domains=requester.scope_domains,
                                 networks=requester.scope_networks or (),
@@ -71,7 +108,7 @@ def assess(request: CertificateRequest, requester: Requester,
     enforced = apply_enforced(request, evaluation)
     violations = [*parse_violations]
     if request.common_name or request.dns_names or request.ip_addresses:
-        violations += check_names(enforced, scopes_for(requester))
+        violations += check_names(enforced, scopes_for(requester, enforced))
     violations += check_request_values(enforced)
     violations += check_issuer(enforced)
     violations += evaluation.violations

@@ -48,8 +48,12 @@ _cache: dict[str, Any] = {"version": None, "index": None}
 
 
 def _version() -> tuple[int, datetime | None]:
-    count, latest = db.session.execute(
-        select(func.count(PolicyRecord.id), func.max(PolicyRecord.updated_at))).one()
+    # Two scalar subqueries, not one aggregate over the rows: each can then be answered
+    # from an index (count(*) from the smallest one, max() by one lookup in
+    # ix_policies_updated_at) instead of scanning the JSON-heavy table rows.
+    count, latest = db.session.execute(select(
+        select(func.count()).select_from(PolicyRecord).scalar_subquery(),
+        select(func.max(PolicyRecord.updated_at)).scalar_subquery())).one()
     return count, latest
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.domain.request import CertificateRequest
 from app.extensions import db
 from app.models import Order, User, WizardDraft
 from app.services import alerts
@@ -125,3 +126,21 @@ def _ensure_open(draft: WizardDraft) -> None:
 
 def _request_key(draft: WizardDraft) -> str:
     return f"draft:{draft.id}"
+
+
+def draft_from_request(user: User, request: CertificateRequest) -> WizardDraft:
+    """A new draft holding ``request``'s values, ready for review (Resubmit)."""
+    data: dict[str, Any] = {
+        "common_name": request.common_name,
+        "sans": [*request.dns_names, *request.ip_addresses, *request.emails],
+        "issuer_id": request.issuer_id or "", "algorithm": request.algorithm or "",
+        "digest": request.digest or "",
+        "validity_days": str(request.validity_days or ""),
+        "key_usage": list(request.key_usage),
+        "extended_key_usage": list(request.extended_key_usage),
+    }
+    data.update({f: getattr(request, f) or "" for f in SUBJECT_FIELDS})
+    draft = WizardDraft(user_id=user.id, step=STEPS.index("review"), data=data)
+    db.session.add(draft)
+    db.session.commit()
+    return draft

@@ -18,6 +18,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["role_label"] = lambda r: ROLE_LABELS.get(Role(r), r)
     app.jinja_env.filters["days_left"] = days_left
+    app.jinja_env.filters["combine_status"] = lambda args, status: {**args, "status": status}
 
     @login_manager.user_loader
     def load_user(user_id: str) -> object:

@@ -103,6 +103,7 @@ def open_wizard(page: Page) -> Locator:
     nav.locator("summary").get_by_text("CLM", exact=True).click()
     nav.get_by_role("link", name="Request New Certificate").click()
     expect(page).to_have_url(re.compile(rf"/request/{UUID}/names$"))
+    page.wait_for_load_state()  # htmx (a deferred script) has processed the forms
     expect(page.get_by_role("heading", name="Request New Certificate", level=1)).to_be_visible()
     return page.locator("#wizard-step")
 
@@ -299,7 +300,9 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
     # the review now shows the violation and a disabled Submit.
     page.get_by_label("Common name (CN)").fill("shop.example.com")
     continue_to(page, "names", second)
+    expect_step(page, "subject")
     continue_to(page, "subject", second)
+    expect_step(page, "crypto")
     continue_to(page, "crypto", second)
     expect_step(page, "review")
     expect(page.locator("#submit-request")).to_be_enabled()

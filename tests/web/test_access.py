@@ -79,7 +79,7 @@ def test_admin_routes_send_anonymous_users_to_login(client, method: str, path: s
 
 
 @pytest.mark.parametrize("role", list(Role))
-@pytest.mark.parametrize("path", ["/", "/request/", "/certificates", "/orders",
+@pytest.mark.parametrize("path", ["/", "/request/", "/certificates/", "/orders/",
                                   "/certificates/alerts/", "/policy-test/"])
 def test_every_role_may_use_the_clm_pages(app, client, role: Role, path: str) -> None:
     make_user(app, f"{role.value}@example.com", role=role.value)

@@ -23,15 +23,3 @@ def home() -> str:
     return render_template("clm/home.html", active_domains=active_domains,
                            active_cas=active_cas,
                            can_manage_domains=current_user.can(Permission.MANAGE_DOMAINS))
-
-
-@bp.get("/certificates")
-@login_required
-def certificates() -> str:
-    return render_template("clm/certificates.html")
-
-
-@bp.get("/orders")
-@login_required
-def orders() -> str:
-    return render_template("clm/orders.html")

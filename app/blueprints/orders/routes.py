@@ -1,24 +1,63 @@
-"""Orders: the list and one order's page."""
+"""Orders: the list with its summary cards, one order's live page, resubmission."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.domain.request import CertificateRequest
-from app.services import orders
+from app.models import Order
+from app.services import order_queries, orders, wizard
 from app.services.errors import NotFound
 from app.web.htmx import no_store, render_page
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
+def _order(order_id: str) -> Order:
+    try:
+        return orders.get_order_for(order_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/")
+@login_required
+def index() -> Response:
+    filters = order_queries.OrderFilters.from_args(request.args)
+    rows, next_cursor = order_queries.page_of_orders(
+        current_user, filters, request.args.get("before"), current_app.config["PAGE_SIZE"])
+    partial = "orders/_cards.html" if request.args.get("part") == "cards" \
+        else "orders/_results.html"
+    return no_store(render_page(
+        "orders/index.html", partial, orders=rows, next_cursor=next_cursor, filters=filters,
+        counts=order_queries.status_counts(current_user, filters),
+        first_page=not request.args.get("before"), pathways=order_queries.PATHWAYS,
+        types=order_queries.ORDER_TYPES, kinds=order_queries.REQUESTER_KINDS))
+
+
 @bp.get("/<order_id>")
 @login_required
 def detail(order_id: str) -> Response:
-    try:
-        order = orders.get_order_for(order_id, current_user)
-    except NotFound:
-        abort(404)
-    request = CertificateRequest.from_dict(order.request)
+    order = _order(order_id)
     return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
-                                req=request))
+                                req=CertificateRequest.from_dict(order.request)))
+
+
+@bp.get("/<order_id>/status")
+@login_required
+def status(order_id: str) -> Response:
+    """The polled fragment: reads the database only; carries its own poll trigger until
+    the order is terminal, so polling stops by itself."""
+    order = _order(order_id)
+    return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
+                                req=CertificateRequest.from_dict(order.request)))
+
+
+@bp.post("/<order_id>/resubmit")
+@login_required
+def resubmit(order_id: str) -> Response:
+    """A new wizard draft prefilled with this order's request, opened at its review step
+    (it passes the same checks again on submit)."""
+    order = _order(order_id)
+    draft = wizard.draft_from_request(current_user, CertificateRequest.from_dict(order.request))
+    return redirect(url_for("wizard.step", draft_id=draft.id, step="review"), code=303)

@@ -6,8 +6,8 @@ from flask_login import current_user, login_required
 
 from app.blueprints.wizard.view import StepView, values_from_form
 from app.services import wizard
+from app.services.domains import has_active_domain
 from app.services.errors import Conflict, NotFound
-from app.services.intake import active_scope
 from app.services.issuers import issuer_choices
 from app.services.orders import PolicyRejected
 from app.web.htmx import is_htmx, render_page
@@ -27,7 +27,7 @@ def _step_url(draft, step: str) -> str:
 
 
 def _render(view: StepView, draft, status: int = 200, push: bool = False) -> Response:
-    no_domains = not active_scope().domains and not active_scope().networks
+    no_domains = not has_active_domain()
     response = render_page("wizard/wizard.html", f"wizard/_{view.step}.html", status,
                            view=view, draft=draft, no_active_domain=no_domains)
     if push and is_htmx():

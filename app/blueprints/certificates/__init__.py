@@ -1,0 +1,3 @@
+from app.blueprints.certificates.routes import bp
+
+__all__ = ["bp"]

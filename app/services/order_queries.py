@@ -1,0 +1,103 @@
+"""Reading orders for the Orders page: scoped to what the viewer may see, filtered, counted
+and keyset-paginated (stable while new orders arrive)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+
+from app.domain.orders import OrderStatus
+from app.domain.roles import Permission
+from app.extensions import db
+from app.models import Order, User
+
+PATHWAYS = ("wizard", "csr_upload", "courier", "acme_client", "renewal", "target_system")
+ORDER_TYPES = ("local_pki", "acme", "external_ca")
+REQUESTER_KINDS = ("user", "courier", "acme")
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    q: str = ""
+    status: str = ""
+    type: str = ""
+    pathway: str = ""
+    requester: str = ""          # kind (user/courier/acme) …
+    requested_by: str = ""       # … and/or a name fragment
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> OrderFilters:
+        def pick(name: str, allowed: tuple[str, ...]) -> str:
+            value = (args.get(name) or "").strip()
+            return value if value in allowed else ""
+
+        return cls(q=(args.get("q") or "").strip()[:253],
+                   status=pick("status", tuple(s.value for s in OrderStatus)),
+                   type=pick("type", ORDER_TYPES), pathway=pick("pathway", PATHWAYS),
+                   requester=pick("requester", REQUESTER_KINDS),
+                   requested_by=(args.get("requested_by") or "").strip()[:254])
+
+    def as_args(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def _scoped(query: Select, viewer: User) -> Select:
+    if viewer.can(Permission.VIEW_ALL_ORDERS):
+        return query
+    return query.where(Order.requested_by_user_id == viewer.id)
+
+
+def _filtered(query: Select, filters: OrderFilters, with_status: bool = True) -> Select:
+    if filters.q:
+        query = query.where(func.lower(Order.common_name).contains(filters.q.lower(),
+                                                                   autoescape=True))
+    if with_status and filters.status:
+        query = query.where(Order.status == filters.status)
+    if filters.type:
+        query = query.where(Order.type == filters.type)
+    if filters.pathway:
+        query = query.where(Order.pathway == filters.pathway)
+    if filters.requester:
+        query = query.where(Order.requested_by_kind == filters.requester)
+    if filters.requested_by:
+        query = query.where(func.lower(Order.requested_by_label).contains(
+            filters.requested_by.lower(), autoescape=True))
+    return query
+
+
+def status_counts(viewer: User, filters: OrderFilters) -> dict[str, int]:
+    """Counts per status for the summary cards (the status filter itself is ignored, so
+    the cards always show the whole picture for the other filters)."""
+    query = _filtered(_scoped(select(Order.status, func.count(Order.id)), viewer), filters,
+                      with_status=False).group_by(Order.status)
+    counts = {s.value: 0 for s in OrderStatus}
+    counts.update({status: count for status, count in db.session.execute(query)})
+    return counts
+
+
+def encode_cursor(order: Order) -> str:
+    return f"{order.submitted_at.isoformat()}_{order.id}"
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
+    try:
+        stamp, ident = cursor.rsplit("_", 1)
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except ValueError:
+        return None
+
+
+def page_of_orders(viewer: User, filters: OrderFilters, cursor: str | None,
+                   size: int) -> tuple[list[Order], str | None]:
+    """Newest first; returns the page and the cursor of the next (older) page."""
+    query = _filtered(_scoped(select(Order), viewer), filters) \
+        .order_by(Order.submitted_at.desc(), Order.id.desc()).limit(size + 1)
+    position = _decode_cursor(cursor) if cursor else None
+    if position:
+        stamp, ident = position
+        query = query.where(or_(Order.submitted_at < stamp,
+                                and_(Order.submitted_at == stamp, Order.id < ident)))
+    rows = list(db.session.scalars(query))
+    return rows[:size], (encode_cursor(rows[size - 1]) if len(rows) > size else None)
