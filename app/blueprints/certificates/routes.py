@@ -1,13 +1,130 @@
-"""CLM → Certificates: the inventory."""
+"""CLM → Certificates: the inventory, one certificate's page, its public downloads and the
+one-time, passphrase-protected private key exports (prepared by the worker)."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from app.blueprints.certificates.forms import CertificateExportForm
+from app.blueprints.forms import ActionForm, attach_error
+from app.blueprints.pki.forms import ALGORITHM_LABELS
+from app.models import Certificate, CertificateExport
+from app.pki.export import MIN_PASSPHRASE_LENGTH
+from app.services import certificate_exports, certificates
+from app.services.errors import NotFound, QueueUnavailable, ServiceError
+from app.web.htmx import no_store, render_page
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 
 
+def _certificate(certificate_id: str) -> Certificate:
+    try:
+        return certificates.get_certificate_for(certificate_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+def _export(export_id: str) -> CertificateExport:
+    try:
+        return certificate_exports.get_export_for(export_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return no_store(response)
+
+
 @bp.get("/")
 @login_required
-def index() -> str:
-    return render_template("certificates/index.html")
+def index() -> Response:
+    filters = certificates.CertificateFilters.from_args(request.args)
+    rows, next_cursor = certificates.page_of_certificates(
+        current_user, filters, request.args.get("before"), current_app.config["PAGE_SIZE"])
+    issuers = certificates.issuers(current_user)
+    return no_store(render_page(
+        "certificates/index.html", "certificates/_results.html", certificates=rows,
+        next_cursor=next_cursor, filters=filters, first_page=not request.args.get("before"),
+        issuers=issuers, issuer_names=dict(issuers), statuses=certificates.STATUSES,
+        sources=certificates.SOURCES, labels=ALGORITHM_LABELS,
+        has_any=bool(rows) or certificates.has_any(current_user)))
+
+
+@bp.get("/<certificate_id>")
+@login_required
+def detail(certificate_id: str) -> Response:
+    cert = _certificate(certificate_id)
+    return no_store(render_page("certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
+                                issuer_names=dict(certificates.issuers(current_user))))
+
+
+@bp.get("/<certificate_id>/download/<fmt>")
+@login_required
+def download(certificate_id: str, fmt: str) -> Response:
+    cert = _certificate(certificate_id)
+    try:
+        file = certificates.public_download(cert, fmt, actor=current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("certificates.detail", certificate_id=cert.id))
+    return _attachment(file.body, file.mimetype, file.filename)
+
+
+@bp.route("/<certificate_id>/export", methods=["GET", "POST"])
+@login_required
+def export_key(certificate_id: str) -> Response:
+    cert = _certificate(certificate_id)
+    form = CertificateExportForm()
+    if form.validate_on_submit():
+        try:
+            export = certificate_exports.request_export(
+                cert, form.format.data, form.passphrase.data, actor=current_user)
+        except QueueUnavailable as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("certificates.export_status", export_id=exc.resource_id))
+        except ServiceError as exc:
+            attach_error(form, exc, "passphrase")
+        else:
+            return redirect(url_for("certificates.export_status", export_id=export.id))
+    status = 422 if request.method == "POST" else 200
+    return no_store(make_response(render_template(
+        "certificates/export.html", form=form, cert=cert, formats=certificate_exports.EXPORT_FORMATS,
+        min_length=MIN_PASSPHRASE_LENGTH,
+        no_key_message=certificate_exports.NO_KEY_MESSAGE), status))
+
+
+@bp.get("/exports/<export_id>")
+@login_required
+def export_status(export_id: str) -> Response:
+    export = _export(export_id)
+    return no_store(render_page(
+        "certificates/export_status.html", "certificates/_export_status.html", export=export,
+        stalled=certificate_exports.stalled_reason(export), action_form=ActionForm()))
+
+
+@bp.post("/exports/<export_id>/download")
+@login_required
+def export_download(export_id: str) -> Response:
+    export = _export(export_id)
+    try:
+        data, mimetype, filename = certificate_exports.take_export(export, actor=current_user)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("certificates.export_status", export_id=export_id))
+    return _attachment(data, mimetype, filename)

@@ -1,0 +1,15 @@
+"""The key export form: the CA key export's passphrase fields, plus the file format."""
+from __future__ import annotations
+
+from wtforms import RadioField
+
+from app.blueprints.forms import choices
+from app.blueprints.pki.forms import KeyExportForm
+from app.services.certificate_exports import EXPORT_FORMATS
+
+
+class CertificateExportForm(KeyExportForm):
+    # The service is the gate for the format (a clear message, 422, nothing written).
+    format = RadioField("File format", default="pkcs12", validate_choice=False,
+                        choices=choices(EXPORT_FORMATS.items()))
+    remove_key = None  # a certificate's key stays on the platform
