@@ -64,8 +64,16 @@ def policy_index() -> PolicyIndex:
     with _cache_lock:
         if _cache["version"] == version and _cache["index"] is not None:
             return _cache["index"]
-    rows = db.session.scalars(select(PolicyRecord).where(PolicyRecord.enabled.is_(True)))
-    index = PolicyIndex(to_domain(r) for r in rows)
+    # Plain columns, not ORM objects: no identity-map work, and the request's session is not
+    # left holding every policy (which its commit would then have to expire).
+    rows = db.session.execute(
+        select(PolicyRecord.id, PolicyRecord.name, PolicyRecord.description,
+               PolicyRecord.enabled, PolicyRecord.matching_criteria, PolicyRecord.rules)
+        .where(PolicyRecord.enabled.is_(True)))
+    index = PolicyIndex(
+        replace(parse_policy({"name": name, "description": description, "enabled": enabled,
+                              "matching_criteria": criteria, "rules": rules}), id=str(id_))
+        for id_, name, description, enabled, criteria, rules in rows)
     with _cache_lock:
         _cache.update(version=version, index=index)
     return index

@@ -330,8 +330,8 @@ def no_js_page(browser: Browser, live_server: str,
     yield page
     report = request.node.stash.get(CALL_REPORT_KEY, None)
     if report is not None and report.failed and not page.is_closed():
-        page.screenshot(path=str(Path("/tmp") / f"e2e-failure-{request.node.name}.png"),
-                        full_page=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        page.screenshot(path=str(Path("/tmp") / f"e2e-failure-{name}.png"), full_page=True)
     context.close()
 
 
