@@ -38,6 +38,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
         "PAGE_SIZE": 25,
+        "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
+        "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
+                                                            "120")),
         # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending
         # orders whose job is gone after the grace, and recovers processing orders whose
         # worker died after the timeout (longer than the 120 s issuance job timeout).

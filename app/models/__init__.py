@@ -2,6 +2,7 @@
 from app.models.alerts import CertificateAlert
 from app.models.audit import AuditEvent
 from app.models.certificates import Certificate, CertificateExport
+from app.models.couriers import ApiIdempotencyKey, Courier, courier_domains
 from app.models.domains import Domain, user_domains
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
@@ -9,6 +10,21 @@ from app.models.policies import PolicyRecord
 from app.models.users import User
 from app.models.wizard import WizardDraft
 
-__all__ = ["AuditEvent", "Certificate", "CertificateAlert", "CertificateAuthority",
-           "CertificateExport", "Domain", "KeyExport",
-           "Order", "OrderEvent", "PolicyRecord", "User", "WizardDraft", "user_domains"]
+__all__ = [
+           "ApiIdempotencyKey",
+           "AuditEvent",
+           "Certificate",
+           "CertificateAlert",
+           "CertificateAuthority",
+           "CertificateExport",
+           "Courier",
+           "Domain",
+           "KeyExport",
+           "Order",
+           "OrderEvent",
+           "PolicyRecord",
+           "User",
+           "WizardDraft",
+           "courier_domains",
+           "user_domains",
+]

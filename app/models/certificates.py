@@ -46,6 +46,9 @@ class Certificate(db.Model):
     chain_pem: Mapped[str] = mapped_column(Text, default="")
     # Only when the platform made the key; AES-256-GCM token bound to this row's id.
     encrypted_private_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # For a courier's platform-made key: the key as a JWE to the courier's public key,
+    # made by the worker at issuance (the web process cannot decrypt keys).
+    key_jwe: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

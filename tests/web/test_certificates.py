@@ -207,7 +207,7 @@ def test_empty_states(app, alice_cert) -> None:
     make_user(app, "carol@example.com", role="user")
     empty = client_for(app, "carol@example.com").get("/certificates/").get_data(as_text=True)
     assert "No certificates in the inventory yet" in empty
-    assert 'href="/wizard/' in empty and "Request a certificate" in empty
+    assert 'href="/request/"' in empty and "Request a certificate" in empty
     nothing = client_for(app, ALICE).get("/certificates/?q=nomatch").get_data(as_text=True)
     assert "No certificates match these filters" in nothing
     assert "No certificates in the inventory yet" not in nothing
