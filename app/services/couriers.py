@@ -24,7 +24,7 @@ from app.services import audit
 from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from app.services.requesters import Requester
 
-TOKEN_SALT = "courier-bearer-token"
+TOKEN_SALT = "courier-bearer-token"  # noqa: S105 (a salt label, not a secret)
 MAX_PUBLIC_KEY_BYTES = 8 * 1024
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 

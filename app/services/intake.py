@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain.policy import Evaluation, Violation, apply_enforced, evaluate
-from app.domain.request import CertificateRequest
+from app.domain.request import CertificateRequest, PublicKeyFacts
 from app.domain.validation import NameScope, check_names, check_request_values, parse_names
 from app.extensions import db
 from app.models import Domain
 from app.models.domains import DOMAIN_KIND_NETWORK
+from app.pki.csr import ParsedCSR, parse_csr
+from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakKey
 from app.services.issuers import check_issuer
 from app.services.policies import policy_index
 from app.services.requesters import Requester
@@ -150,3 +152,53 @@ def request_from_values(values: Mapping[str, Any], *, action: str = "certificate
         provider=provider or _text(values.get("provider")),
         issuer_id=_text(values.get("issuer_id")), action=action)
     return request, violations
+
+
+# ---- CSR channels (upload page, courier API) ------------------------------------------------
+
+def parse_csr_input(data: bytes | str) -> tuple[ParsedCSR | None, list[Violation]]:
+    """Parse CSR bytes (``app.pki.csr`` is the only parser) into facts or a violation
+    with a stable code: csr.too_large, csr.invalid, csr.weak_key, csr.unsupported_key."""
+    try:
+        return parse_csr(data), []
+    except CSRTooLarge as exc:
+        code = "csr.too_large"
+        message = str(exc)
+    except InvalidCSR as exc:
+        code, message = "csr.invalid", str(exc)
+    except WeakKey as exc:
+        code, message = "csr.weak_key", str(exc)
+    except UnsupportedKey as exc:
+        code, message = "csr.unsupported_key", str(exc)
+    return None, [Violation(code=code, message=message, field="csr")]
+
+
+def request_from_csr(parsed: ParsedCSR, values: Mapping[str, Any], *,
+                     action: str = "certificate.generate") -> tuple[CertificateRequest,
+                                                                    list[Violation]]:
+    """Names, subject and key facts from the CSR; the certificate options (digest,
+    validity, usages, issuer) from ``values``. A CSR asking to be a CA is refused."""
+    request, violations = request_from_values(
+        {**{k: parsed.subject.get(k) for k in SUBJECT_FIELDS},
+         "common_name": parsed.subject.get("common_name", ""),
+         "sans": [*parsed.dns_names, *parsed.ip_addresses, *parsed.emails],
+         **{k: values.get(k) for k in ("digest", "validity_days", "key_usage",
+                                       "extended_key_usage", "issuer_id")}},
+        action=action, provider="builtin")
+    request = request.replace(csr_key=PublicKeyFacts(family=parsed.key_family,
+                                                     bits=parsed.key_bits, curve=parsed.curve),
+                              requests_ca=parsed.requests_ca)
+    if parsed.requests_ca:
+        violations.append(Violation(
+            code="csr.ca_requested", field="csr",
+            message="The CSR asks for a CA certificate (basicConstraints CA:TRUE); only "
+                    "end-entity certificates are issued."))
+    return request, violations
+
+
+def prefer_enforced_subject(request: CertificateRequest) -> CertificateRequest:
+    """For a CSR the subject is only a wish: policy-enforced subject values replace it
+    (rather than violating), as the CSR upload page shows with locked fields."""
+    evaluation = evaluate(request, policy_index().applicable(request))
+    return request.replace(**{f: e.value for f, e in evaluation.enforced.items()
+                              if f in SUBJECT_FIELDS})
