@@ -61,9 +61,12 @@ def _register_blueprints(app: Flask) -> None:
         admin_policies,
         admin_users,
         alerts,
+        api,
         auth,
         certificates,
         clm,
+        couriers,
+        csr,
         orders,
         pki,
         policy_test,
@@ -71,8 +74,9 @@ def _register_blueprints(app: Flask) -> None:
     )
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
-                   admin_domains, admin_policies, pki, admin_audit):
+                   admin_domains, admin_policies, pki, admin_audit, couriers, csr):
         app.register_blueprint(module.bp)
+    app.register_blueprint(api.bp)  # the couriers' JSON API (bearer tokens, CSRF-exempt)
 
 
 def _register_web_helpers(app: Flask) -> None:
@@ -80,6 +84,9 @@ def _register_web_helpers(app: Flask) -> None:
 
     errors.register_error_handlers(app)
     templating.register_template_helpers(app)
+    from app.blueprints import api
+
+    api.install_fallback(app)  # JSON, not pages, for errors under /api/ (e.g. unknown paths)
 
 
 def _register_cli(app: Flask) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import Courier, Domain, User
+from app.models import Courier, Domain, Order, User
 from app.models.base import utcnow
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
@@ -108,9 +108,12 @@ def create_courier(name: str, domain_ids: Iterable[int], *, public_key_pem: str 
 
 def update_courier(courier: Courier, *, name: str, domain_ids: Iterable[int],
                    public_key_pem: str | None, enabled: bool, actor: User | None = None) -> None:
-    courier.name = _check_name(name, exclude=courier.id)
-    courier.domains = _domains(domain_ids)
-    courier.encryption_public_key_pem = check_public_key(public_key_pem)
+    # Validate everything before touching the record, so a refusal changes nothing.
+    new_name = _check_name(name, exclude=courier.id)
+    new_domains = _domains(domain_ids)
+    new_key = check_public_key(public_key_pem)
+    courier.name, courier.domains = new_name, new_domains
+    courier.encryption_public_key_pem = new_key
     if courier.enabled != enabled:
         courier.enabled = enabled
         courier.token_generation += 1
@@ -165,6 +168,20 @@ def find_courier(key: str) -> Courier | None:
 
 def list_couriers() -> list[Courier]:
     return list(db.session.scalars(select(Courier).order_by(Courier.name)))
+
+
+def order_counts() -> dict[uuid.UUID, int]:
+    """How many orders each courier has requested (couriers with none are absent)."""
+    rows = db.session.execute(
+        select(Order.requested_by_courier_id, func.count(Order.id))
+        .where(Order.requested_by_courier_id.is_not(None))
+        .group_by(Order.requested_by_courier_id))
+    return {courier_id: total for courier_id, total in rows}
+
+
+def order_count(courier: Courier) -> int:
+    return db.session.scalar(select(func.count(Order.id))
+                             .where(Order.requested_by_courier_id == courier.id)) or 0
 
 
 # ---- API authentication ------------------------------------------------------------------

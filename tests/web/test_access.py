@@ -13,6 +13,7 @@ SOME_ID = str(uuid.uuid4())
 # (method, path, roles allowed)
 PKI = {Role.SUPER_ADMIN, Role.PKI_ADMIN}
 POLICY = {Role.SUPER_ADMIN, Role.POLICY_ADMIN}
+DEPLOYMENT = {Role.SUPER_ADMIN, Role.DEPLOYMENT_ADMIN}
 ROUTES = [
     ("GET", "/admin/users/", {Role.SUPER_ADMIN}),
     ("GET", "/admin/users/new", {Role.SUPER_ADMIN}),
@@ -46,6 +47,14 @@ ROUTES = [
     ("POST", f"/admin/policies/{SOME_ID}/raw", POLICY),
     ("POST", f"/admin/policies/{SOME_ID}/enabled", POLICY),
     ("POST", f"/admin/policies/{SOME_ID}/delete", POLICY),
+    ("GET", "/couriers/", DEPLOYMENT),
+    ("GET", "/couriers/new", DEPLOYMENT),
+    ("POST", "/couriers/new", DEPLOYMENT),
+    ("GET", f"/couriers/{SOME_ID}", DEPLOYMENT),
+    ("POST", f"/couriers/{SOME_ID}", DEPLOYMENT),
+    ("POST", f"/couriers/{SOME_ID}/rotate-secret", DEPLOYMENT),
+    ("POST", f"/couriers/{SOME_ID}/enabled", DEPLOYMENT),
+    ("POST", f"/couriers/{SOME_ID}/delete", DEPLOYMENT),
 ]
 CASES = [(method, path, role, role in allowed)
          for method, path, allowed in ROUTES for role in Role]

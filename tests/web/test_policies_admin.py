@@ -154,3 +154,12 @@ def test_cli_import_changes_nothing_on_any_error(app, tmp_path) -> None:
     (tmp_path / "q.json").write_text("[{")
     result = app.test_cli_runner().invoke(args=["policies", "import", str(tmp_path / "q.json")])
     assert result.exit_code != 0 and "Malformed JSON" in result.output
+
+
+def test_policy_names_cannot_break_out_of_the_delete_confirmation(app, admin_client) -> None:
+    add_policy(app, "x'); alert(1); ('", ["example.com"], [])
+    body = admin_client.get("/admin/policies/").get_data(as_text=True)
+    handler = body.split("onsubmit=")[1].split(">")[0]
+    # An HTML entity (&#39;) would be decoded back to a quote before the script runs; a
+    # JSON escape (\u0027) stays inside the string.
+    assert "&#39;" not in handler and "\\u0027" in handler

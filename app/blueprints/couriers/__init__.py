@@ -1,0 +1,3 @@
+from app.blueprints.couriers.routes import bp
+
+__all__ = ["bp"]
