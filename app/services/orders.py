@@ -31,11 +31,12 @@ class PolicyRejected(ValidationFailed):
 
 def submit_order(request: CertificateRequest, requester: Requester, *, pathway: str,
                  request_key: str, before_commit: Callable[[Order], None] | None = None,
-                 ) -> tuple[Order, Assessment]:
+                 csr_pem: str | None = None) -> tuple[Order, Assessment]:
     """Re-assess ``request`` (the real gate, whatever a channel checked before) and store a
     pending order. Hard violations raise PolicyRejected after recording their alerts;
     soft ones are recorded and linked to the order. ``before_commit`` runs inside the same
-    transaction (e.g. to claim a draft); if it raises, nothing is stored."""
+    transaction (e.g. to claim a draft); if it raises, nothing is stored. ``csr_pem`` is
+    the requester's CSR (CSR channels): the worker certifies its key instead of making one."""
     assessment = assess(request, requester)
     if assessment.blocked:
         alerts.record_policy_alerts(assessment.violations, request_key=request_key,
@@ -49,7 +50,9 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
                   (final.ip_addresses[0] if final.ip_addresses else ""),
                   request=final.to_dict(), provider=provider,
                   requested_by_user_id=requester.user_id, requested_by_label=requester.label,
-                  requested_by_kind=requester.kind)
+                  requested_by_kind=requester.kind, csr_pem=csr_pem,
+                  requested_by_courier_id=uuid.UUID(requester.id)
+                  if requester.kind == "courier" else None)
     order.events.append(OrderEvent(from_status=None, to_status="pending",
                                    message=f"Submitted via {pathway} by {requester.display}"))
     db.session.add(order)

@@ -1,13 +1,16 @@
 """Orders: the list with its summary cards, one order's live page, resubmission."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+import uuid
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.domain.request import CertificateRequest
 from app.models import Order
 from app.services import order_queries, orders, wizard
 from app.services.errors import NotFound
+from app.services.requesters import requester_for_user
 from app.web.htmx import no_store, render_page
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -59,5 +62,18 @@ def resubmit(order_id: str) -> Response:
     """A new wizard draft prefilled with this order's request, opened at its review step
     (it passes the same checks again on submit)."""
     order = _order(order_id)
-    draft = wizard.draft_from_request(current_user, CertificateRequest.from_dict(order.request))
+    request_ = CertificateRequest.from_dict(order.request)
+    if order.csr_pem:
+        # The requester holds the key: resubmit the same CSR (checked again), never a
+        # wizard draft, which would make the platform generate a different key.
+        try:
+            new_order, _ = orders.submit_order(
+                request_, requester_for_user(current_user), pathway=order.pathway,
+                request_key=f"resubmit:{order.id}:{uuid.uuid4()}", csr_pem=order.csr_pem)
+        except orders.PolicyRejected as exc:
+            flash("Resubmission refused: " + " ".join(v.message for v in exc.violations),
+                  "error")
+            return redirect(url_for("orders.detail", order_id=order.id), code=303)
+        return redirect(url_for("orders.detail", order_id=new_order.id), code=303)
+    draft = wizard.draft_from_request(current_user, request_)
     return redirect(url_for("wizard.step", draft_id=draft.id, step="review"), code=303)

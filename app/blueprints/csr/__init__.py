@@ -1,0 +1,3 @@
+from app.blueprints.csr.routes import bp
+
+__all__ = ["bp"]
