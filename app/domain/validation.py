@@ -300,3 +300,30 @@ def check_request_values(request: CertificateRequest) -> list[Violation]:
     if problem is not None:
         found.append(problem)
     return found
+
+
+# --------------------------------------------------------------------------
+# Completeness (checked when a request becomes an order, not while it is drafted)
+# --------------------------------------------------------------------------
+
+def check_complete(request: CertificateRequest) -> list[Violation]:
+    """What an order needs beyond a draft: a key (an algorithm, or a CSR's key), a
+    digest, a validity, and at least one key usage and extended key usage. The wizard
+    fills these step by step, so they are judged only at submission."""
+    problems = []
+    if request.algorithm is None and request.csr_key is None:
+        problems.append(_violation("algorithm.missing", "Choose a key algorithm.",
+                                   "algorithm"))
+    if request.digest is None:
+        problems.append(_violation("digest.missing", "Choose a digest.", "digest"))
+    if request.validity_days is None:
+        problems.append(_violation("validity.missing", "Enter the validity in days.",
+                                   "validity_days"))
+    if not request.key_usage:
+        problems.append(_violation("key_usage.missing", "Choose at least one key usage.",
+                                   "key_usage"))
+    if not request.extended_key_usage:
+        problems.append(_violation("extended_key_usage.missing",
+                                   "Choose at least one extended key usage.",
+                                   "extended_key_usage"))
+    return problems

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.roles import Permission
+from app.domain.validation import check_complete
 from app.extensions import db
 from app.jobs.queue import enqueue_once
 from app.models import Order, OrderEvent, User
@@ -38,6 +40,9 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
     transaction (e.g. to claim a draft); if it raises, nothing is stored. ``csr_pem`` is
     the requester's CSR (CSR channels): the worker certifies its key instead of making one."""
     assessment = assess(request, requester)
+    incomplete = check_complete(assessment.request)
+    if incomplete:
+        assessment = replace(assessment, violations=(*assessment.violations, *incomplete))
     if assessment.blocked:
         alerts.record_policy_alerts(assessment.violations, request_key=request_key,
                                     requester=requester, common_name=request.common_name)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, update
 
 from app.domain.request import CertificateRequest
+from app.domain.validation import check_complete
 from app.extensions import db
 from app.models import Order, User, WizardDraft
 from app.services import alerts
@@ -83,6 +85,9 @@ def advance(draft: WizardDraft, step: str, values: dict[str, Any], user: User) -
     _ensure_open(draft)
     save_values(draft, step, values)
     assessment = assess_draft(draft, user, step)
+    if step == "crypto":  # the last input step: the request must now be complete
+        assessment = replace(assessment, violations=(
+            *assessment.violations, *check_complete(assessment.request)))
     if not assessment.blocked:
         draft.step = max(draft.step, STEPS.index(step) + 1)
     alerts.record_policy_alerts(assessment.violations, request_key=_request_key(draft),

@@ -134,3 +134,41 @@ def test_redis_down_at_submit_keeps_the_order_pending_with_a_note(app, client, s
     login(client, "u1@example.com")
     page = client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert 'data-status="pending"' in page and "could not be reached" in page
+
+
+def test_resubmitting_a_csr_order_sends_the_same_csr_again(app, client, setup, jobs) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from app.pki.csr import build_csr
+    from app.pki.encoding import certificate_to_pem  # noqa: F401  (PEM helpers live there)
+    from app.pki.keys import generate_private_key
+    from app.services import domains
+    from app.services.intake import parse_csr_input, request_from_csr
+
+    key = generate_private_key("ec-256")
+    pem = build_csr(key, "csr.example.com").public_bytes(Encoding.PEM)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "u1@example.com"))
+        parsed, problems = parse_csr_input(pem)
+        assert problems == []
+        request, problems = request_from_csr(parsed, {"digest": "sha256",
+                                                      "validity_days": "30",
+                                                      "key_usage": ["digitalSignature"],
+                                                      "extended_key_usage": ["serverAuth"],
+                                                      "issuer_id": setup})
+        order, _ = submit_order(request, requester_for_user(user), pathway="csr_upload",
+                                request_key="csr-test", csr_pem=parsed.pem)
+        order_id = str(order.id)
+        domains.set_enabled(domains.find_domain("example.com"), False)
+    jobs()
+    with app.app_context():
+        domains.set_enabled(domains.find_domain("example.com"), True)
+    login(client, "u1@example.com")
+    response = post(client, f"/orders/{order_id}/resubmit")
+    assert response.status_code == 303 and "/orders/" in response.headers["Location"]
+    jobs()
+    with app.app_context():
+        orders = list(db.session.scalars(select(Order).order_by(Order.submitted_at)))
+        assert [o.status for o in orders] == ["failed", "complete"], [o.error for o in orders]
+        assert orders[1].csr_pem == orders[0].csr_pem
+        assert orders[1].certificate.encrypted_private_key is None

@@ -132,6 +132,8 @@ def test_bad_names_get_a_message_and_do_not_advance(app, user_client, names, mes
     ({"key_usage": ["keyEncipherment"]}, "key_usage.ec_encipherment"),
     ({"key_usage": ["flyingCertificates"]}, "key_usage.unknown"),
     ({"issuer_id": "00000000-0000-0000-0000-000000000000"}, "provider.unavailable"),
+    ({"key_usage": []}, "key_usage.missing"),
+    ({"extended_key_usage": []}, "extended_key_usage.missing"),
 ])
 def test_out_of_range_crypto_values_are_refused(app, user_client, jobs, crypto, code) -> None:
     issuer = issuing_ca(app, jobs)
@@ -168,7 +170,8 @@ def test_locked_values_are_shown_and_tampering_is_refused(app, user_client, jobs
     assert "policy.enforce_algorithm" in body and "policy.enforce_digest" in body
     ok = _step(user_client, draft, "crypto", {
         "issuer_id": issuer, "algorithm": "ec-384", "digest": "sha384",
-        "validity_days": "365", "key_usage": ["digitalSignature"]})
+        "validity_days": "365", "key_usage": ["digitalSignature"],
+        "extended_key_usage": ["serverAuth"]})
     assert ok.status_code == 303
     _step(user_client, draft, "review", {}, nav="submit")
     (order,) = _orders(app)
