@@ -59,6 +59,38 @@ def job_state(job_id: str) -> str | None:
         return "unreachable"
 
 
+STALE_HEARTBEAT_SECONDS = 90  # RQ beats every 30 s while a job runs
+
+
+def started_job_is_alive(job_id: str) -> bool:
+    """For a job RQ lists as started: is a live worker still on it? A worker killed
+    between taking the job and doing any work leaves it "started" until RQ's own clean-up
+    (minutes later); a registered worker and a recent heartbeat tell the truth sooner."""
+    from datetime import UTC, datetime
+
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    from rq.worker import Worker
+
+    connection = redis_connection()
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    except RedisError:
+        return True  # cannot tell: leave it alone
+    if job.get_status(refresh=False) != "started":
+        return job.get_status(refresh=False) in LIVE_JOB_STATES
+    beat = job.last_heartbeat
+    if beat is None or (datetime.now(UTC) - beat.replace(tzinfo=UTC)).total_seconds() \
+            > STALE_HEARTBEAT_SECONDS:
+        return False
+    if not job.worker_name:
+        return True
+    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
+                              connection=connection) is not None
+
+
 def discard_job(job_id: str) -> None:
     """Forget a job the database says is lost (e.g. its worker was killed), so a fresh job
     with the same deterministic id can be enqueued."""

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.domain.orders import OrderStatus
 from app.extensions import db
-from app.jobs.queue import LIVE_JOB_STATES, discard_job, job_state
+from app.jobs.queue import LIVE_JOB_STATES, discard_job, job_state, started_job_is_alive
 from app.models import Order
 from app.models.base import utcnow
 from app.services import pki
@@ -82,7 +82,11 @@ def _recover(order: Order, report: SweepReport) -> None:
 
 def _requeue_if_lost(order: Order, report: SweepReport) -> None:
     state = job_state(_job_id(order))
-    if state in LIVE_JOB_STATES or state == "unreachable":
+    if state == "unreachable":
+        return
+    if state == "started" and started_job_is_alive(_job_id(order)):
+        return
+    if state in LIVE_JOB_STATES - {"started"}:
         return
     discard_job(_job_id(order))
     if enqueue_issue(order):

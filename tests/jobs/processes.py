@@ -2,8 +2,8 @@
 ``redis-server`` on a free port (never the shared one), and ``worker.py`` subprocesses
 (through ``tests/e2e/rq_worker.py``) that can be killed with SIGKILL mid-job.
 
-Everything started here is stopped by its owner's ``close()``/``stop_all()``, also when a
-test fails half-way."""
+Everything started here is stopped by ``RedisServer.stop()`` / ``Workers.stop_all()``, which
+the test fixtures call in finalizers, so also when a test fails half-way."""
 from __future__ import annotations
 
 import os
@@ -82,21 +82,16 @@ class RedisServer:
             return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SHUTDOWN NOSAVE, then SIGTERM / SIGKILL if it lingers; waits until it is gone."""
+        """SIGTERM (with ``--save ""`` it exits at once, writing nothing), SIGKILL if it
+        lingers; returns once the process is gone and the port refuses connections."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        with suppress(RedisError), Redis(host="127.0.0.1", port=self.port,
-                                         socket_connect_timeout=1, socket_timeout=1) as c:
-            c.shutdown(nosave=True)
+        self.proc.terminate()
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Workers:

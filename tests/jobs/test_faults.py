@@ -214,7 +214,7 @@ def test_worker_killed_mid_job_the_sweeper_recovers_and_no_order_gets_two_certif
     assert killed not in _certificates(fault_app)
 
     report = _sweep_cli(workers)
-    assert report["recovered"] == [str(killed)], report
+    assert report["recovered"] == [str(killed)], (report, _orders(fault_app))
     assert report["failed"] == [] and report["requeued"] == [], report  # others still queued
     assert _statuses(fault_app)[killed] == "pending"
 
@@ -254,7 +254,8 @@ def test_redis_down_at_submit_leaves_the_order_pending_until_redis_is_back(
     redis_server.start()  # same port, empty: only the database knows about the order
     workers.start()
     assert _statuses(fault_app) == {order_id: "pending"}
-    assert _sweep_cli(workers)["requeued"] == [str(order_id)]
+    report = _sweep_cli(workers)
+    assert report["requeued"] == [str(order_id)], (report, _orders(fault_app))
     _wait_for(_all_terminal(fault_app), "the order to end", workers)
     assert _assert_outcome(fault_app)[order_id]["status"] == "complete"
     assert [t for _, t, _ in _timeline(fault_app, order_id)] == [

@@ -143,3 +143,31 @@ def test_sweeper_recovers_a_processing_order_and_gives_up_after_three(app, issue
     assert report.failed == [str(order_id)]
     order = _order(app, order_id)
     assert order.status == "failed" and "stopped 3 times" in order.error
+
+
+def test_sweeper_requeues_an_order_whose_worker_died_right_after_taking_the_job(
+        app, jobs, issuer) -> None:
+    """The job is "started" in RQ but its worker is gone and its heartbeat old, while the
+    order is still pending (the worker died before claiming it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from app.jobs.queue import redis_connection
+    from app.services.sweeper import sweep
+
+    order_id = _submit(app, issuer)
+    with app.app_context():
+        connection = redis_connection()
+        job = Job.fetch(f"order-{order_id}-issue", connection=connection)
+        Queue(app.config["RQ_QUEUE"], connection=connection).remove(job)
+        job.worker_name = "a-worker-that-was-killed"
+        job.save()
+        job.set_status(JobStatus.STARTED)
+        job.heartbeat(datetime.now(UTC) - timedelta(minutes=5), ttl=600)
+        assert sweep(pending_grace=3600).requeued == []  # too young to judge
+        report = sweep(pending_grace=0)
+    assert report.requeued == [str(order_id)]
+    jobs()
+    assert _order(app, order_id).status == "complete"
