@@ -75,6 +75,8 @@ class NameScope:
     domains: tuple[str, ...]
     networks: tuple[str, ...]
     code: str
+    # Added to the message when the scope is empty (e.g. a user with no assignments).
+    empty_hint: str | None = None
 
 
 def _join(items: Sequence[str]) -> str:
@@ -215,7 +217,9 @@ def check_names(request: CertificateRequest, scopes: Sequence[NameScope]) -> lis
         phrase = _scope_phrase(scope, has_dns=len(bad) > len(ips), has_ip=bool(ips))
         verb = "is" if len(bad) == 1 else "are"
         message = f"{_join(bad)} {verb} not under {phrase}."
-        if not scope.domains and not scope.networks and scope.code == "name.not_assigned":
+        if not scope.domains and not scope.networks and scope.empty_hint:
+            message += " " + scope.empty_hint
+        elif not scope.domains and not scope.networks and scope.code == "name.not_assigned":
             message += " You have no assigned domains; ask an administrator to assign some."
         field = "common_name" if request.common_name and request.common_name in bad else "sans"
         result.append(_violation(scope.code, message, field, expected=scope.label,

@@ -40,7 +40,7 @@ def requester_for_courier(courier: Courier) -> Requester:
                      scope_domains=tuple(d.name for d in allowed if not d.is_network),
                      scope_networks=tuple(d.name for d in allowed if d.is_network),
                      scope_label="this courier's allowed domains",
-                     scope_code="name.outside_scope")
+                     scope_empty_hint="None of this courier's allowed domains is active.")
 
 
 def _check_name(name: str, exclude: uuid.UUID | None = None) -> str:

@@ -98,7 +98,8 @@ def scopes_for(requester: Requester, request: CertificateRequest | None = None
     if requester.scope_domains is not None:
         scopes.append(NameScope(label=requester.scope_label, domains=requester.scope_domains,
                                 networks=requester.scope_networks or (),
-                                code=requester.scope_code))
+                                code=requester.scope_code,
+                                empty_hint=requester.scope_empty_hint))
     return scopes
 
 

@@ -17,7 +17,11 @@ class Requester:
     scope_domains: tuple[str, ...] | None = None
     scope_networks: tuple[str, ...] | None = None
     scope_label: str = "your assigned domains"
-    scope_code: str = "name.not_assigned"
+    # One code for "outside the requester's own scope", whoever the requester is, so every
+    # channel reports the same violation for the same mistake (the message names the scope).
+    scope_code: str = "name.outside_scope"
+    scope_empty_hint: str | None = "You have no assigned domains; ask an administrator to " \
+        "assign some."
 
     @property
     def display(self) -> str:

@@ -158,7 +158,7 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
     common_name = page.get_by_label("Common name (CN)")
     common_name.fill("www.other.org")
     continue_to(page, "names", draft, status=422)
-    error = step.locator('small.error[data-code="name.not_assigned"]')
+    error = step.locator('small.error[data-code="name.outside_scope"]')
     expect(error).to_contain_text("www.other.org")
     expect(common_name).to_have_attribute("aria-invalid", "true")
     expect_step(page, "names")

@@ -334,7 +334,7 @@ def test_locked_digest_and_unknown_issuer_cannot_be_tampered_with(app, user_clie
     # The CSR itself is re-read on submit: swapping in another one is judged afresh.
     swapped = _submit(user_client, {**form, "csr": _pem(_csr(cn="www.other.org",
                                                               sans=())[1])})
-    assert swapped.status_code == 422 and "name.not_assigned" in swapped.get_data(as_text=True)
+    assert swapped.status_code == 422 and "name.outside_scope" in swapped.get_data(as_text=True)
     assert count(app, Order) == 0
     assert _submit(user_client, form).status_code == 303
 
@@ -386,7 +386,7 @@ BAD_INPUT = {
                     413, "csr.too_large", "The CSR is larger than 64 KiB."),
     "name outside the user's domains": (
         lambda: _paste(_pem(_csr(cn="www.other.org", sans=("www.example.com",))[1])),
-        422, "name.not_assigned", "www.other.org"),
+        422, "name.outside_scope", "www.other.org"),
     "unregistered name": (lambda: _paste(_pem(_csr(cn="www.nowhere.net", sans=())[1])),
                           422, "name.not_registered", "www.nowhere.net"),
     "empty form": (lambda: {"data": {"nav": "check"}}, 422, "csr.missing", "Paste a CSR"),
@@ -395,7 +395,7 @@ BAD_INPUT = {
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()).decode()), 422, "csr.invalid", "private key"),
 }
-READ_BUT_REFUSED = {"csr.ca_requested", "name.not_assigned", "name.not_registered"}
+READ_BUT_REFUSED = {"csr.ca_requested", "name.outside_scope", "name.not_registered"}
 
 
 @pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))

@@ -80,7 +80,7 @@ def test_name_outside_the_users_domains_is_refused_by_name(app, user_client) -> 
     response = _step(user_client, draft, "names", {"common_name": "www.other.org"})
     assert response.status_code == 422
     body = response.get_data(as_text=True)
-    assert "www.other.org" in body and "name.not_assigned" in body
+    assert "www.other.org" in body and "name.outside_scope" in body
     response = _step(user_client, draft, "names", {"common_name": "www.nowhere.net"})
     assert response.status_code == 422 and "name.not_registered" in response.get_data(as_text=True)
     assert count(app, Order) == 0
