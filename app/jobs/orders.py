@@ -14,6 +14,7 @@ from app.models.base import utcnow
 from app.pki.errors import PkiError
 from app.providers.base import ProviderRejectedError, ProviderTransientError
 from app.services import issuance
+from app.services.jwe import JWEError
 from app.services.order_flow import transition
 from app.services.orders import PolicyRejected
 
@@ -51,6 +52,8 @@ def issue_order(order_id: str) -> str:
         return _fail(key, "Refused: " + " ".join(v.message for v in exc.violations))
     except (ProviderRejectedError, PkiError) as exc:
         return _fail(key, str(exc))
+    except JWEError as exc:
+        return _fail(key, f"The key could not be encrypted to the courier's public key: {exc}")
     except Exception:
         log.exception("issuing order %s failed", order_id)
         return _fail(key, INTERNAL_ERROR)

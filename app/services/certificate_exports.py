@@ -13,6 +13,7 @@ import uuid
 
 from sqlalchemy import update
 
+from app.domain.roles import Permission
 from app.extensions import db
 from app.jobs.queue import LIVE_JOB_STATES, enqueue_once, job_state
 from app.models import Certificate, CertificateExport, User
@@ -33,6 +34,12 @@ def job_id(export_id: uuid.UUID | str) -> str:
     return f"certexport-{export_id}"
 
 
+def may_export_key(cert: Certificate, user: User) -> bool:
+    """Seeing a certificate is not enough to take its key: the owner may, and PKI admins
+    (who run the CA) may; other admin roles only see the public parts."""
+    return cert.owner_user_id == user.id or user.can(Permission.MANAGE_PKI)
+
+
 def request_export(cert: Certificate, fmt: str, passphrase: str, *,
                    actor: User) -> CertificateExport:
     """Record a pending export and hand it to the worker. Bad input raises
@@ -40,6 +47,9 @@ def request_export(cert: Certificate, fmt: str, passphrase: str, *,
     (pending) and QueueUnavailable is raised naming it."""
     if not cert.has_key:
         raise ValidationFailed(NO_KEY_MESSAGE, code="export.no_key")
+    if not may_export_key(cert, actor):
+        raise ValidationFailed("Only the certificate's owner or a PKI administrator may "
+                               "export its private key.", code="export.forbidden")
     if fmt not in EXPORT_FORMATS:
         raise ValidationFailed("Choose the export format: encrypted PKCS#8 (pkcs8) or "
                                "PKCS#12 (pkcs12).", code="export.format", field="format")

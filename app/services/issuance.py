@@ -17,7 +17,7 @@ from app.domain.orders import OrderStatus
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.extensions import db
-from app.models import Certificate, CertificateAuthority, Order, User
+from app.models import Certificate, CertificateAuthority, Courier, Order, User
 from app.models.base import utcnow
 from app.pki.csr import build_csr
 from app.pki.encoding import certificate_to_pem, fingerprint_sha256
@@ -25,7 +25,9 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.providers.base import ProviderRejectedError, SubmitStatus
 from app.providers.local_pki import IssuingCA, LocalPKIProvider
+from app.services.couriers import requester_for_courier
 from app.services.intake import assess
+from app.services.jwe import encrypt_to_public_key
 from app.services.keyring import load_keyring
 from app.services.order_flow import transition
 from app.services.orders import PolicyRejected
@@ -46,13 +48,40 @@ def ca_key_binding(ca_id: uuid.UUID) -> bytes:
 
 
 def requester_of(order: Order) -> Requester:
+    if order.requested_by_kind == "courier":
+        courier = _courier_of(order)
+        if courier is None or not courier.enabled:
+            raise PolicyRejected((Violation(
+                code="requester.inactive", field=None, message="The courier was disabled "
+                "or removed after submitting, so the certificate is not issued."),))
+        return requester_for_courier(courier)
     user = db.session.get(User, order.requested_by_user_id) if order.requested_by_user_id \
         else None
     if user is None or not user.enabled:
         raise PolicyRejected((Violation(
-            code="requester.inactive", message="The requester's account was disabled or "
-            "removed after submitting, so the certificate is not issued."),))
+            code="requester.inactive", field=None, message="The requester's account was "
+            "disabled or removed after submitting, so the certificate is not issued."),))
     return requester_for_user(user)
+
+
+def _courier_of(order: Order) -> Courier | None:
+    return db.session.get(Courier, order.requested_by_courier_id) \
+        if order.requested_by_courier_id else None
+
+
+def _key_recipient(order: Order) -> str | None:
+    """The courier public key a platform-made key is delivered to (as a JWE), or None for
+    orders that are not a courier's. A courier order whose courier lost its encryption key
+    since submitting is refused: the key it asked for could never reach it."""
+    if order.requested_by_kind != "courier" or order.csr_pem:
+        return None
+    courier = _courier_of(order)
+    if courier is None or not courier.encryption_public_key_pem:
+        raise PolicyRejected((Violation(
+            code="courier.no_encryption_key", field="csr", message="The courier has no "
+            "encryption public key any more, so a key made by the platform could not be "
+            "delivered to it. Submit a CSR, or set the courier's public key and resubmit."),))
+    return courier.encryption_public_key_pem
 
 
 def issue(order: Order) -> Issued:
@@ -63,6 +92,7 @@ def issue(order: Order) -> Issued:
     if assessment.blocked:
         raise PolicyRejected(assessment.hard)
     request = assessment.request
+    recipient = _key_recipient(order)
     keyring = load_keyring()
     key = None
     if order.csr_pem:
@@ -76,7 +106,7 @@ def issue(order: Order) -> Issued:
     result = _provider_for(request, keyring).submit(request, csr)
     if result.status != SubmitStatus.ISSUED or result.certificate is None:
         raise ProviderRejectedError("The provider did not issue a certificate.")
-    return _store(order, request, result.certificate, result.chain, key, keyring)
+    return _store(order, request, result.certificate, result.chain, key, keyring, recipient)
 
 
 def _provider_for(request: CertificateRequest,
@@ -102,7 +132,9 @@ def _provider_for(request: CertificateRequest,
 
 def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
            chain: tuple[x509.Certificate, ...], key: object | None,
-           keyring: KeyEncryptionKeyring) -> Issued:
+           keyring: KeyEncryptionKeyring, recipient: str | None = None) -> Issued:
+    """``recipient``: the courier's public key PEM; the platform-made key is also stored
+    as a JWE to it (``key_jwe``), in the same transaction as the certificate."""
     certificate_id = uuid.uuid4()
     row = Certificate(
         id=certificate_id, order_id=order.id, source="managed",
@@ -119,6 +151,9 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         encrypted_private_key=keyring.encrypt(private_key_to_pem(key),  # type: ignore[arg-type]
                                               certificate_key_binding(certificate_id))
         if key is not None else None,
+        key_jwe=encrypt_to_public_key(private_key_to_pem(key),  # type: ignore[arg-type]
+                                      recipient)
+        if key is not None and recipient is not None else None,
         owner_user_id=order.requested_by_user_id)
     if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE,
                       f"Issued certificate serial {row.serial_hex}", finished_at=utcnow(),

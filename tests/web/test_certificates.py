@@ -67,8 +67,8 @@ def client_for(app, email: str):
     return client
 
 
-@pytest.fixture
-def issuer(app, jobs) -> str:
+def make_world(app, jobs) -> str:
+    """The domain, an admin, Alice and Bob (plain users), and an issuing CA (its id)."""
     add_domain(app, "example.com")
     make_user(app, ADMIN)
     make_user(app, ALICE, role="user", domains=("example.com",))
@@ -77,8 +77,8 @@ def issuer(app, jobs) -> str:
 
 
 @pytest.fixture
-def alice_cert(app, jobs, issuer) -> str:
-    return issue(app, jobs, issuer, ALICE)
+def alice_cert(app, jobs) -> str:
+    return issue(app, jobs, make_world(app, jobs), ALICE)
 
 
 def _user_id(app, email: str) -> int:
@@ -113,7 +113,6 @@ def test_list_row_shows_the_inventory_columns(app, alice_cert) -> None:
 
 
 def test_each_filter_and_the_search(app, alice_cert) -> None:
-    alice = _user_id(app, ALICE)
     with app.app_context():
         root_id = db.session.scalar(select(CertificateAuthority.id).where(
             CertificateAuthority.kind == "root"))
@@ -192,13 +191,13 @@ def test_keyset_pagination_over_two_pages(app, alice_cert) -> None:
 def test_htmx_gets_only_the_results_and_the_form_works_without_js(app, alice_cert) -> None:
     client = client_for(app, ALICE)
     full = client.get("/certificates/?q=www")
-    assert full.headers["Vary"] == "HX-Request"
+    assert "HX-Request" in full.headers["Vary"]
     html = full.get_data(as_text=True)
     assert "<html" in html and 'hx-push-url="true"' in html and 'method="get"' in html
     assert 'value="www"' in html   # the bookmarked filter is shown in the form
     partial = client.get("/certificates/?q=www", headers={"HX-Request": "true"})
     body = partial.get_data(as_text=True)
-    assert partial.headers["Vary"] == "HX-Request"
+    assert "HX-Request" in partial.headers["Vary"]
     assert body.lstrip().startswith('<section id="certificate-results">') and "<html" not in body
     assert _names(body) == ["www.example.com"]
 

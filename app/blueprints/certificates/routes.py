@@ -69,7 +69,9 @@ def index() -> Response:
 def detail(certificate_id: str) -> Response:
     cert = _certificate(certificate_id)
     return no_store(render_page("certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
-                                issuer_names=dict(certificates.issuers(current_user))))
+                                issuer_names=dict(certificates.issuers(current_user)),
+                                may_export=certificate_exports.may_export_key(cert,
+                                                                              current_user)))
 
 
 @bp.get("/<certificate_id>/download/<fmt>")
@@ -104,8 +106,8 @@ def export_key(certificate_id: str) -> Response:
             return redirect(url_for("certificates.export_status", export_id=export.id))
     status = 422 if request.method == "POST" else 200
     return no_store(make_response(render_template(
-        "certificates/export.html", form=form, cert=cert, formats=certificate_exports.EXPORT_FORMATS,
-        min_length=MIN_PASSPHRASE_LENGTH,
+        "certificates/export.html", form=form, cert=cert,
+        formats=certificate_exports.EXPORT_FORMATS, min_length=MIN_PASSPHRASE_LENGTH,
         no_key_message=certificate_exports.NO_KEY_MESSAGE), status))
 
 

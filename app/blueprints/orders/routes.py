@@ -62,6 +62,10 @@ def resubmit(order_id: str) -> Response:
     """A new wizard draft prefilled with this order's request, opened at its review step
     (it passes the same checks again on submit)."""
     order = _order(order_id)
+    if order.pathway not in ("wizard", "csr_upload"):
+        flash("Only orders made in this interface can be resubmitted here; couriers and "
+              "ACME clients retry through their own protocol.", "error")
+        return redirect(url_for("orders.detail", order_id=order.id), code=303)
     request_ = CertificateRequest.from_dict(order.request)
     if order.csr_pem:
         # The requester holds the key: resubmit the same CSR (checked again), never a

@@ -1,0 +1,302 @@
+"""The OpenAPI 3.1 document of the couriers' API, served at ``/api/v1/openapi.json``.
+
+Request schemas come from ``schemas.py`` (the same tables that check bodies); response
+schemas describe ``presenters.py`` and ``errors.py``. ``tests/api/test_openapi.py``
+validates the document and checks real responses of every status against it."""
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from app.blueprints.api.schemas import AUTH, CERTIFICATE
+from app.domain.orders import OrderStatus
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+
+_REF = "#/components/schemas/"
+_RESPONSES = "#/components/responses/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _nullable(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": ["string", "null"], "description": description, **extra}
+
+
+_DETAIL = {
+    "type": "object",
+    "description": "One problem (error details) or one soft policy violation (warnings).",
+    "properties": {
+        "field": _nullable("The request field at fault, when there is one."),
+        "code": _string("Stable code, e.g. name.outside_scope, policy.enforce_digest, "
+                        "csr.weak_key, request.unknown_field."),
+        "message": _string("A sentence naming the values at fault."),
+        "policy": _nullable("The policy that demands it, for policy violations."),
+    },
+    "required": ["field", "code", "message", "policy"],
+    "additionalProperties": False,
+}
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {
+        "type": "object",
+        "properties": {
+            "code": _string("Stable code, e.g. auth.invalid_credentials, request.rejected, "
+                            "idempotency.key_reused, order.not_found, rate_limited."),
+            "message": _string("What went wrong, safe to show."),
+            "details": {"type": "array", "items": _ref("Detail"),
+                        "description": "Every violation (422), else empty."},
+        },
+        "required": ["code", "message", "details"],
+        "additionalProperties": False,
+    }},
+    "required": ["error"],
+    "additionalProperties": False,
+}
+
+_STATUS = {"type": "string", "enum": [s.value for s in OrderStatus],
+           "description": "pending → processing → complete | failed"}
+_UUID = {"type": "string", "format": "uuid"}
+_TIME = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
+_SCHEMAS: dict[str, Any] = {
+    "Detail": _DETAIL,
+    "Error": _ERROR,
+    "AuthRequest": AUTH.json_schema(),
+    "AuthResponse": {
+        "type": "object",
+        "properties": {
+            "token": _string("Bearer token; revoked when the courier is disabled or its "
+                             "secret rotated."),
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
+        },
+        "required": ["token", "token_type", "expires_in"],
+        "additionalProperties": False,
+    },
+    "CertificateRequest": CERTIFICATE.json_schema(),
+    "Accepted": {
+        "type": "object",
+        "properties": {
+            "order_id": _UUID,
+            "status": _STATUS,
+            "status_url": _string("Where to poll the order (GET, same bearer token)."),
+            "warnings": {"type": "array", "items": _ref("Detail"),
+                         "description": "Soft policy violations: the order goes on."},
+        },
+        "required": ["order_id", "status", "status_url"],
+        "additionalProperties": False,
+    },
+    "Order": {
+        "type": "object",
+        "properties": {
+            "order_id": _UUID,
+            "status": _STATUS,
+            "common_name": {"type": "string"},
+            "error": _nullable("Why the order failed."),
+            "submitted_at": _TIME,
+            "started_at": _TIME_OR_NULL,
+            "finished_at": _TIME_OR_NULL,
+            "key_source": {"type": "string", "enum": ["csr", "platform"],
+                           "description": "Who made the key."},
+            "certificate_id": _UUID,
+            "certificate_pem": _string("The certificate (when complete)."),
+            "chain_pem": _string("Intermediates, without the root (when complete)."),
+            "private_key_jwe": _string(
+                "Only for a platform-made key: the PKCS#8 PEM private key as a compact "
+                "JWE (alg ECDH-ES+A256KW, enc A256GCM, kid = RFC 7638 thumbprint) "
+                "encrypted to the courier's public key."),
+        },
+        "required": ["order_id", "status", "common_name", "error", "submitted_at",
+                     "started_at", "finished_at", "key_source"],
+        "dependentRequired": {"certificate_id": ["certificate_pem", "chain_pem"]},
+        "additionalProperties": False,
+    },
+    "Certificate": {
+        "type": "object",
+        "properties": {
+            "certificate_id": _UUID,
+            "order_id": {"type": ["string", "null"], "format": "uuid"},
+            "common_name": {"type": "string"},
+            "sans": {"type": "array", "items": {"type": "string"}},
+            "serial": _string("Serial number, hexadecimal."),
+            "fingerprint_sha256": _string("SHA-256 fingerprint, colon-separated hex."),
+            "not_before": _TIME,
+            "not_after": _TIME,
+            "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+            "certificate_pem": {"type": "string"},
+            "chain_pem": {"type": "string"},
+        },
+        "required": ["certificate_id", "order_id", "common_name", "sans", "serial",
+                     "fingerprint_sha256", "not_before", "not_after", "status",
+                     "certificate_pem", "chain_pem"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description,
+                                "content": {"application/json": {"schema": _ref("Error")}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_RESPONSE_COMPONENTS = {
+    "BadRequest": _error("The body is not valid JSON, or a header is malformed "
+                         "(request.bad_request, idempotency.invalid_key)."),
+    "Unauthorized": _error(
+        "No, an invalid, expired or revoked bearer token (auth.missing_token, "
+        "auth.invalid_token, auth.token_expired, auth.revoked), or bad credentials "
+        "(auth.invalid_credentials).",
+        {"WWW-Authenticate": {"schema": {"type": "string"},
+                              "description": 'Bearer realm="courier-api"'}}),
+    "NotFound": _error("No such resource, or not one of this courier's (order.not_found, "
+                       "certificate.not_found, not_found)."),
+    "PayloadTooLarge": _error("The body is over the limit (1 MiB by default)."),
+    "UnsupportedMediaType": _error("The body is not application/json."),
+    "Unprocessable": _error(
+        "The body has the wrong shape (request.invalid: request.unknown_field, "
+        "request.invalid_type, request.missing_field, request.not_with_csr), or the "
+        "request breaks rules (request.rejected: every hard violation in details — names "
+        "outside the courier's scope or not registered, CSR problems, policy). Nothing "
+        "is created. Also idempotency.key_reused."),
+    "TooManyRequests": _error(
+        "The courier's per-minute limit is used up (rate_limited).",
+        {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
+                         "description": "Seconds until the window resets."}}),
+    "InternalError": _error("An internal error; it is logged, no details are returned."),
+    "Other": _error("Any other error, e.g. 405 for a method the path does not allow."),
+}
+
+
+def _use(*names: str) -> dict[str, Any]:
+    codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404",
+             "PayloadTooLarge": "413", "UnsupportedMediaType": "415",
+             "Unprocessable": "422", "TooManyRequests": "429", "InternalError": "500",
+             "Other": "default"}
+    return {codes[n]: {"$ref": _RESPONSES + n} for n in names}
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _ok(description: str, schema: str, headers: dict[str, Any] | None = None
+        ) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_BEARER = [{"bearerAuth": []}]
+_ID_PARAM = {"in": "path", "required": True, "schema": {"type": "string"}}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/courier/auth": {"post": {
+        "operationId": "authenticate",
+        "summary": "Exchange the courier's credentials for a short-lived bearer token",
+        "security": [],
+        "requestBody": _json_body("AuthRequest"),
+        "responses": {"200": _ok("A bearer token.", "AuthResponse"),
+                      **_use("BadRequest", "Unauthorized", "PayloadTooLarge",
+                             "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates": {"post": {
+        "operationId": "requestCertificate",
+        "summary": "Request a certificate (with a CSR, or with a platform-made key)",
+        "description": "Checked like the wizard: the courier's allowed domains, active "
+                       "domains, values and policies. Soft violations come back as "
+                       "warnings.",
+        "security": _BEARER,
+        "parameters": [{
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                       "pattern": "^[\\x21-\\x7e]+$"},
+            "description": "A retry with the same key and body returns the same order "
+                           "(with Idempotent-Replayed: true); the same key with another "
+                           "body is refused (422 idempotency.key_reused)."}],
+        "requestBody": _json_body("CertificateRequest"),
+        "responses": {"202": _ok(
+            "The order was accepted and queued.", "Accepted",
+            {"Location": {"schema": {"type": "string"}, "description": "The status URL."},
+             "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                     "description": "Present on a replayed answer."}}),
+            **_use("BadRequest", "Unauthorized", "PayloadTooLarge", "UnsupportedMediaType",
+                   "Unprocessable", "TooManyRequests", "InternalError", "Other")},
+    }},
+    "/api/v1/courier/orders/{order_id}": {"get": {
+        "operationId": "getOrder",
+        "summary": "An order of this courier: status, error, and when complete the "
+                   "certificate, chain and (platform-made key) the key as a JWE",
+        "security": _BEARER,
+        "parameters": [{"name": "order_id", **_ID_PARAM}],
+        "responses": {"200": _ok("The order.", "Order"),
+                      **_use("Unauthorized", "NotFound", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates/{certificate_id}": {"get": {
+        "operationId": "getCertificate",
+        "summary": "A certificate issued for one of this courier's orders",
+        "security": _BEARER,
+        "parameters": [{"name": "certificate_id", **_ID_PARAM}],
+        "responses": {"200": _ok("The certificate and its chain.", "Certificate"),
+                      **_use("Unauthorized", "NotFound", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/openapi.json": {"get": {
+        "operationId": "getOpenAPI",
+        "summary": "This document",
+        "security": [],
+        "responses": {"200": {"description": "The OpenAPI document.",
+                              "content": {"application/json": {
+                                  "schema": {"type": "object"}}}}},
+    }},
+}
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Certificate platform — courier API",
+            "version": API_VERSION,
+            "description": (
+                "Couriers request certificates with a bearer token from "
+                "`POST /api/v1/courier/auth`. Every error is "
+                '`{"error": {"code", "message", "details": [...]}}`. Each courier may '
+                "make COURIER_RATE_LIMIT_PER_MINUTE requests per minute (default 120; "
+                "auth attempts are counted per courier uuid); over it the answer is 429 "
+                "with Retry-After."),
+        },
+        "paths": _PATHS,
+        "components": {
+            "schemas": _SCHEMAS,
+            "responses": _RESPONSE_COMPONENTS,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from "
+                                               "/api/v1/courier/auth."}},
+        },
+        "security": _BEARER,
+    }
+
+
+def document() -> dict[str, Any]:
+    """A copy, so a caller cannot change the cached document."""
+    return copy.deepcopy(_document())

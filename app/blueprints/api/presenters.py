@@ -1,0 +1,55 @@
+"""JSON views of orders and certificates for a courier (shapes documented in openapi.py)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import url_for
+
+from app.blueprints.api.errors import detail
+from app.domain.policy import Violation
+from app.models import Certificate, Order
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def status_url(order: Order) -> str:
+    return url_for("api.get_order", order_id=str(order.id))
+
+
+def accepted(order: Order, warnings: tuple[Violation, ...]) -> dict[str, Any]:
+    body: dict[str, Any] = {"order_id": str(order.id), "status": order.status,
+                            "status_url": status_url(order)}
+    if warnings:
+        body["warnings"] = [detail(v) for v in warnings]
+    return body
+
+
+def order(row: Order) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "order_id": str(row.id), "status": row.status, "common_name": row.common_name,
+        "error": row.error, "submitted_at": timestamp(row.submitted_at),
+        "started_at": timestamp(row.started_at), "finished_at": timestamp(row.finished_at),
+        "key_source": "csr" if row.csr_pem else "platform"}
+    certificate = row.certificate
+    if certificate is not None:
+        body.update(certificate_id=str(certificate.id),
+                    certificate_pem=certificate.certificate_pem,
+                    chain_pem=certificate.chain_pem)
+        if certificate.key_jwe:
+            body["private_key_jwe"] = certificate.key_jwe
+    return body
+
+
+def certificate(row: Certificate) -> dict[str, Any]:
+    return {
+        "certificate_id": str(row.id), "order_id": str(row.order_id) if row.order_id else None,
+        "common_name": row.common_name, "sans": list(row.sans or []),
+        "serial": row.serial_hex, "fingerprint_sha256": row.fingerprint_sha256,
+        "not_before": timestamp(row.not_before), "not_after": timestamp(row.not_after),
+        "status": row.status, "certificate_pem": row.certificate_pem,
+        "chain_pem": row.chain_pem}

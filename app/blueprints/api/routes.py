@@ -1,0 +1,118 @@
+"""The couriers' JSON API (SPEC 8) under ``/api/v1/courier/`` and its OpenAPI document.
+
+Bearer tokens instead of sessions and CSRF tokens; every authenticated call and every
+auth attempt counts against the courier's per-minute limit."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from app.blueprints.api import errors, openapi, presenters
+from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
+from app.extensions import csrf
+from app.models import Courier
+from app.services import courier_api, couriers
+from app.services.couriers import CourierAuthFailed
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+errors.register(bp)
+
+IDEMPOTENCY_KEY_RE = re.compile(
+    rf"[\x21-\x7e]{{1,{courier_api.MAX_IDEMPOTENCY_KEY_LENGTH}}}")
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body() -> Any:
+    """The parsed body: 415 unless it is JSON, 413 over MAX_CONTENT_LENGTH (raised by
+    Werkzeug on reading), 400 when it does not parse."""
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The body is not valid JSON.") from exc
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise CourierAuthFailed("Send 'Authorization: Bearer <token>'; get a token from "
+                                "POST /api/v1/courier/auth.", code="auth.missing_token")
+    return token.strip()
+
+
+def courier_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        courier = couriers.courier_for_token(_bearer_token())
+        courier_api.check_rate_limit(courier_api.courier_bucket(courier))
+        g.courier = courier
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _current() -> Courier:
+    return g.courier
+
+
+@bp.post("/courier/auth")
+def auth() -> Response:
+    body = check_body(json_body(), AUTH)
+    courier_api.check_rate_limit(courier_api.auth_bucket(body["uuid"]))
+    token, expires_in = couriers.authenticate(body["uuid"], body["client_id"],
+                                              body["client_secret"])
+    return jsonify({"token": token, "token_type": "Bearer", "expires_in": expires_in})
+
+
+@bp.post("/courier/certificates")
+@courier_required
+def submit_certificate() -> Response:
+    raw_key = request.headers.get("Idempotency-Key")
+    if raw_key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(raw_key):
+        return errors.error_response(
+            400, "idempotency.invalid_key", "The Idempotency-Key header must be 1 to "
+            f"{courier_api.MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.")
+    body = check_certificate_body(json_body())
+    submission = courier_api.submit_certificate(_current(), body, idempotency_key=raw_key)
+    response = jsonify(presenters.accepted(submission.order, submission.warnings))
+    response.status_code = 202
+    response.headers["Location"] = presenters.status_url(submission.order)
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/courier/orders/<order_id>")
+@courier_required
+def get_order(order_id: str) -> Response:
+    return jsonify(presenters.order(courier_api.order_for(_current(), order_id)))
+
+
+@bp.get("/courier/certificates/<certificate_id>")
+@courier_required
+def get_certificate(certificate_id: str) -> Response:
+    return jsonify(presenters.certificate(courier_api.certificate_for(_current(),
+                                                                      certificate_id)))
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi.document())

@@ -1,0 +1,201 @@
+"""The shapes of the API's JSON request bodies: one table per body, used both to check a
+body (types, unknown fields, missing fields → 422 with every problem) and to write the
+OpenAPI document's request schemas, so the two cannot drift apart.
+
+Shape only: whether a name is allowed, a digest offered or a CSR acceptable is decided by
+the same services as in the wizard (``app.services.intake``)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.policy import Violation
+from app.services.errors import ValidationFailed
+
+_JSON_TYPES = {"string": str, "integer": int, "array": list, "object": dict}
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "array": "an array",
+               "object": "an object"}
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str                                       # string | integer | array | object
+    description: str
+    items: str | None = None                        # item type of an array
+    properties: Mapping[str, Field] | None = None   # members of an object
+    example: Any = None
+    extra: Mapping[str, Any] = field(default_factory=dict)   # more JSON Schema keywords
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.items:
+            schema["items"] = {"type": self.items}
+        if self.properties is not None:
+            schema["properties"] = {k: f.json_schema() for k, f in self.properties.items()}
+            schema["additionalProperties"] = False
+        if self.example is not None:
+            schema["examples"] = [self.example]
+        schema.update(self.extra)
+        return schema
+
+
+@dataclass(frozen=True)
+class BodyShape:
+    name: str
+    fields: Mapping[str, Field]
+    required: tuple[str, ...] = ()
+    # Alternatives: at least one of these fields must be present (e.g. csr or common_name).
+    one_required: tuple[str, ...] = ()
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)   # more JSON Schema keywords
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "object", "description": self.description,
+            "properties": {k: f.json_schema() for k, f in self.fields.items()},
+            "additionalProperties": False}
+        if self.required:
+            schema["required"] = list(self.required)
+        if self.one_required:
+            schema["anyOf"] = [{"required": [k]} for k in self.one_required]
+        schema.update(self.extra)
+        return schema
+
+
+class ShapeInvalid(ValidationFailed):
+    """The body's shape is wrong; ``violations`` names every problem."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__(violations[0].message, code="request.invalid")
+        self.violations = tuple(violations)
+
+
+def _is_type(value: Any, json_type: str) -> bool:
+    if json_type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, _JSON_TYPES[json_type])
+
+
+def _check_value(value: Any, spec: Field, path: str) -> list[Violation]:
+    if not _is_type(value, spec.type):
+        return [Violation(code="request.invalid_type", field=path,
+                          message=f"'{path}' must be {_TYPE_WORDS[spec.type]}.")]
+    found: list[Violation] = []
+    if spec.type == "array" and spec.items:
+        bad = [i for i, item in enumerate(value) if not _is_type(item, spec.items)]
+        if bad:
+            found.append(Violation(
+                code="request.invalid_type", field=path,
+                message=f"Every item of '{path}' must be {_TYPE_WORDS[spec.items]} (item "
+                        f"{bad[0]} is not)."))
+    if spec.type == "object" and spec.properties is not None:
+        found += _check_members(value, spec.properties, path + ".")
+    return found
+
+
+def _check_members(body: Mapping[str, Any], fields: Mapping[str, Field],
+                   prefix: str = "") -> list[Violation]:
+    found: list[Violation] = []
+    for key in body:
+        if key not in fields:
+            name = f"{prefix}{key}"[:100]
+            found.append(Violation(code="request.unknown_field", field=name,
+                                   message=f"Unknown field '{name}'; the accepted fields are "
+                                           f"{', '.join(fields)}."))
+    for key, spec in fields.items():
+        if key in body:
+            found += _check_value(body[key], spec, f"{prefix}{key}")
+    return found
+
+
+def check_body(body: Any, shape: BodyShape) -> dict[str, Any]:
+    """``body`` if it has ``shape``; else ShapeInvalid listing every problem."""
+    if not isinstance(body, dict):
+        raise ShapeInvalid([Violation(code="request.invalid_type", field=None,
+                                      message="The request body must be a JSON object.")])
+    found = _check_members(body, shape.fields)
+    for key in shape.required:
+        if key not in body:
+            found.append(Violation(code="request.missing_field", field=key,
+                                   message=f"The field '{key}' is required."))
+    if shape.one_required and not any(k in body for k in shape.one_required):
+        first = shape.one_required[-1]
+        found.append(Violation(
+            code="request.missing_field", field=first,
+            message=f"The field '{first}' is required (unless "
+                    f"{' or '.join(repr(k) for k in shape.one_required[:-1])} is given)."))
+    if found:
+        raise ShapeInvalid(found)
+    return body
+
+
+AUTH = BodyShape(
+    name="AuthRequest",
+    description="The courier's credentials, as shown once when the courier was created.",
+    fields={
+        "uuid": Field("string", "The courier's UUID.",
+                      example="6f1c1f3e-8e0e-4e53-9d43-0c7f3c1e9b1a"),
+        "client_id": Field("string", "The courier's client id.", example="cr_0123456789ab"),
+        "client_secret": Field("string", "The courier's client secret."),
+    },
+    required=("uuid", "client_id", "client_secret"))
+
+SUBJECT = Field("object", "Subject attributes. Policy-enforced values fill empty ones; a "
+                "different value than a policy enforces is refused. Not accepted with a "
+                "CSR (the CSR's subject is used, with enforced values replacing it).",
+                properties={
+                    "organization": Field("string", "O"),
+                    "organizational_unit": Field("string", "OU"),
+                    "country": Field("string", "C, ISO 3166 alpha-2", example="DE"),
+                    "state": Field("string", "ST"),
+                    "locality": Field("string", "L"),
+                })
+
+CERTIFICATE = BodyShape(
+    name="CertificateRequest",
+    description="A certificate request. With `csr` the names and key come from the CSR "
+                "(the private key never leaves the courier); without it the platform makes "
+                "the key and returns it only as a JWE encrypted to the courier's public key.",
+    fields={
+        "common_name": Field("string", "The CN, a DNS name. Required without `csr`; with "
+                             "`csr` it must equal the CSR's CN if given.",
+                             example="www.example.com"),
+        "sans": Field("array", "Subject alternative names: DNS names, IP addresses, e-mail "
+                      "addresses. With `csr` they must equal the CSR's if given.",
+                      items="string", example=["www.example.com", "api.example.com"]),
+        "csr": Field("string", "A PEM PKCS#10 CSR (RSA 2048-16384 or EC P-256/384/521).",
+                     extra={"maxLength": 65536}),
+        "subject": SUBJECT,
+        "algorithm": Field("string", "Key algorithm of a platform-made key: rsa-2048, "
+                           "rsa-3072, rsa-4096, ec-256 (default), ec-384, ec-521. Not "
+                           "accepted with a CSR.", example="ec-256"),
+        "digest": Field("string", "sha256 (default), sha384 or sha512.", example="sha256"),
+        "validity_days": Field("integer", "1-3650, default 365 (bounded by policy).",
+                               example=90),
+        "key_usage": Field("array", "Default digitalSignature (+ keyEncipherment for RSA).",
+                           items="string", example=["digitalSignature"]),
+        "extended_key_usage": Field("array", "Default serverAuth.", items="string",
+                                    example=["serverAuth"]),
+        "issuer_id": Field("string", "Issuing CA id (default: the newest active Local PKI "
+                           "intermediate)."),
+    },
+    one_required=("csr", "common_name"),
+    extra={"dependentSchemas": {"csr": {"not": {"anyOf": [
+        {"required": ["subject"]}, {"required": ["algorithm"]}]}}}})
+
+# With a CSR these come from the CSR, so sending them is a contradiction, not a wish
+# (the ``dependentSchemas`` above says the same to OpenAPI readers).
+NOT_WITH_CSR = ("subject", "algorithm")
+
+
+def check_certificate_body(body: Any) -> dict[str, Any]:
+    checked = check_body(body, CERTIFICATE)
+    if "csr" in checked:
+        clashes = [k for k in NOT_WITH_CSR if k in checked]
+        if clashes:
+            raise ShapeInvalid([Violation(
+                code="request.not_with_csr", field=k,
+                message=f"'{k}' cannot be sent with a CSR: the CSR supplies the "
+                        f"{'subject' if k == 'subject' else 'key'}.") for k in clashes])
+    return checked

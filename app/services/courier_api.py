@@ -1,0 +1,313 @@
+"""The couriers' JSON API use cases (SPEC 8): submitting a certificate request (with
+``Idempotency-Key`` replay), per-courier rate limiting, and the orders and certificates a
+courier may read.
+
+No rule lives here. A body becomes a :class:`CertificateRequest` through
+``intake.request_from_values`` / ``intake.request_from_csr`` (as the wizard and the CSR
+upload page do), is judged by ``intake.assess`` (active domains, the courier's allowed
+domains, values, issuer, policies) and stored by ``orders.submit_order``, which judges it
+again as the real gate. What is added here is API plumbing: the wizard's defaults for
+fields the courier left out, the CSR/body name agreement, and the courier's encryption key
+for platform-made keys.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.domain.choices import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_DIGEST,
+    DEFAULT_EXTENDED_KEY_USAGE,
+    DEFAULT_KEY_USAGE,
+    DEFAULT_VALIDITY_DAYS,
+    EC_FORBIDDEN_KEY_USAGES,
+)
+from app.domain.policy import Evaluation, Violation
+from app.domain.request import CertificateRequest
+from app.domain.validation import parse_names
+from app.extensions import db
+from app.models import ApiIdempotencyKey, Certificate, Courier, Order
+from app.services import alerts
+from app.services.couriers import requester_for_courier
+from app.services.errors import NotFound, ServiceError, ValidationFailed
+from app.services.intake import (
+    SUBJECT_FIELDS,
+    assess,
+    parse_csr_input,
+    prefer_enforced_subject,
+    request_from_csr,
+    request_from_values,
+)
+from app.services.issuers import with_default_issuer
+from app.services.orders import PolicyRejected, submit_order
+
+log = logging.getLogger(__name__)
+
+PATHWAY = "courier"
+RATE_WINDOW_SECONDS = 60
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Options taken from the body with a CSR (the key and the subject come from the CSR).
+CSR_OPTIONS = ("digest", "validity_days", "key_usage", "extended_key_usage", "issuer_id")
+
+
+class RateLimited(ServiceError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests for this courier; retry in {retry_after} "
+                         "seconds.", code="rate_limited")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Submission:
+    order: Order
+    warnings: tuple[Violation, ...]
+    replayed: bool = False
+
+
+# ---- rate limiting -------------------------------------------------------------------------
+
+def check_rate_limit(bucket: str) -> None:
+    """Count one request against ``bucket`` (a courier, or auth attempts for one courier
+    uuid) in a fixed one-minute window (Redis INCR + EXPIRE) and raise RateLimited over
+    COURIER_RATE_LIMIT_PER_MINUTE. If Redis cannot be reached the request is allowed and a
+    warning logged: the limit protects the platform, and refusing every courier while
+    Redis is down would stop issuance that the database alone could still accept."""
+    limit = int(current_app.config.get("COURIER_RATE_LIMIT_PER_MINUTE", 120))
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    key = f"courier-api:rate:{current_app.config['RQ_QUEUE']}:{bucket}:{window}"
+    try:
+        connection = Redis.from_url(current_app.config["REDIS_URL"],
+                                    socket_connect_timeout=0.5, socket_timeout=0.5)
+        pipe = connection.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2 * RATE_WINDOW_SECONDS)
+        count, _ = pipe.execute()
+    except RedisError as exc:
+        log.warning("courier rate limit not applied, Redis is unreachable: %s",
+                    exc.__class__.__name__)
+        return
+    if int(count) > limit:
+        retry_after = max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
+        raise RateLimited(retry_after)
+
+
+def auth_bucket(courier_uuid: str) -> str:
+    return "auth:" + hashlib.sha256(courier_uuid.strip().lower().encode()).hexdigest()[:32]
+
+
+def courier_bucket(courier: Courier) -> str:
+    return f"courier:{courier.id.hex}"
+
+
+# ---- submission ----------------------------------------------------------------------------
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    """The request body's fingerprint for idempotency: canonical JSON, so key order and
+    whitespace do not matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_certificate(courier: Courier, body: Mapping[str, Any], *,
+                       idempotency_key: str | None = None) -> Submission:
+    """Turn a shape-checked body into a pending order of ``courier``.
+
+    Raises PolicyRejected (422, every hard violation; nothing stored but the policy
+    alerts) or ValidationFailed ``idempotency.key_reused``. With ``idempotency_key`` a
+    retry with the same body returns the first order (``replayed``); the key row is
+    inserted in the order's transaction, so two concurrent retries make one order."""
+    digest = body_hash(body)
+    if idempotency_key is not None:
+        replay = _replay(courier, idempotency_key, digest)
+        if replay is not None:
+            return replay
+    requester = requester_for_courier(courier)
+    request, csr_pem, problems = _request_from_body(courier, body)
+    request_key = _request_key(courier, idempotency_key)
+    first = assess(request, requester, problems)
+    if first.blocked:
+        alerts.record_policy_alerts(first.violations, request_key=request_key,
+                                    requester=requester, common_name=request.common_name)
+        db.session.commit()
+        raise PolicyRejected(first.hard)
+    complete = with_wizard_defaults(request, first.evaluation)
+
+    def claim_key(order: Order) -> None:
+        if idempotency_key is not None:
+            db.session.add(ApiIdempotencyKey(courier_id=courier.id, key=idempotency_key,
+                                             request_hash=digest, order_id=order.id))
+            db.session.flush()
+
+    try:
+        order, assessment = submit_order(complete, requester, pathway=PATHWAY,
+                                         request_key=request_key, before_commit=claim_key,
+                                         csr_pem=csr_pem)
+    except IntegrityError:
+        # A concurrent request with the same key won the unique constraint (submit_order
+        # rolled this one back): answer as its replay.
+        replay = _replay(courier, idempotency_key, digest) if idempotency_key else None
+        if replay is None:
+            raise
+        log.info("courier %s: a concurrent request with the same Idempotency-Key won; "
+                 "answering as its replay", courier.id)
+        return replay
+    return Submission(order=order, warnings=assessment.soft)
+
+
+def _replay(courier: Courier, key: str, digest: str) -> Submission | None:
+    row = db.session.scalar(select(ApiIdempotencyKey).where(
+        ApiIdempotencyKey.courier_id == courier.id, ApiIdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise ValidationFailed("This Idempotency-Key was already used with a different "
+                               "request body; use a new key for a new request.",
+                               code="idempotency.key_reused", field="Idempotency-Key")
+    order = db.session.get(Order, row.order_id)
+    if order is None:  # pragma: no cover - the key row cascades with its order
+        return None
+    # The warnings the first answer carried: the stored (final) request judged again.
+    stored = CertificateRequest.from_dict(order.request)
+    return Submission(order=order, replayed=True,
+                      warnings=assess(stored, requester_for_courier(courier)).soft)
+
+
+def _request_key(courier: Courier, idempotency_key: str | None) -> str:
+    """Alerts are recorded once per request and rule: with an Idempotency-Key a retry is
+    the same request; without one every POST is a request of its own."""
+    tail = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40] if idempotency_key \
+        else uuid.uuid4().hex
+    return f"api:{courier.id.hex}:{tail}"
+
+
+def _request_from_body(courier: Courier, body: Mapping[str, Any]
+                       ) -> tuple[CertificateRequest, str | None, list[Violation]]:
+    options = {k: body.get(k) for k in CSR_OPTIONS}
+    if body.get("csr") is not None:
+        parsed, problems = parse_csr_input(body["csr"])
+        if parsed is None:
+            raise PolicyRejected(tuple(problems))
+        request, problems = request_from_csr(parsed, options)
+        request = prefer_enforced_subject(with_default_issuer(request))
+        problems += _names_disagree(request, body)
+        return request, parsed.pem, problems
+    values = {**options, "common_name": body.get("common_name") or "",
+              "sans": body.get("sans") or [], "algorithm": body.get("algorithm"),
+              **{k: (body.get("subject") or {}).get(k) for k in SUBJECT_FIELDS}}
+    request, problems = request_from_values(values)
+    request = with_default_issuer(request)
+    if not courier.encryption_public_key_pem:
+        problems.append(Violation(
+            code="courier.no_encryption_key", field="csr",
+            message="This courier has no encryption public key, so the platform cannot "
+                    "make the key for it (the key is only ever returned encrypted to that "
+                    "public key). Send a CSR, or ask an administrator to set the "
+                    "courier's public key."))
+    return request, None, problems
+
+
+def _name_set(request: CertificateRequest) -> set[str]:
+    names = {*request.all_dns_names(), *request.ip_addresses, *request.emails}
+    if request.common_name:
+        names.add(request.common_name)
+    return names
+
+
+def _names_disagree(request: CertificateRequest, body: Mapping[str, Any]) -> list[Violation]:
+    """With a CSR the names come from the CSR; names also given in the body must be the
+    same (compared normalised; the CN counts as a SAN, as in the certificate)."""
+    found = []
+    if body.get("common_name") is not None:
+        given, *_ = parse_names(body["common_name"], [])
+        if given != request.common_name:
+            found.append(Violation(
+                code="csr.names_mismatch", field="common_name",
+                message=f"The common name '{str(body['common_name'])[:80]}' differs from the "
+                        f"CSR's '{request.common_name}'; omit it or send the CSR's."))
+    if body.get("sans") is not None:
+        _, dns, ips, emails, _ = parse_names(request.common_name, body["sans"])
+        given_names = {*dns, *ips, *emails, request.common_name} - {""}
+        if given_names != _name_set(request):
+            found.append(Violation(
+                code="csr.names_mismatch", field="sans",
+                message="The subject alternative names differ from the CSR's ("
+                        + ", ".join(sorted(_name_set(request) - {request.common_name}))
+                        + "); omit them or send the CSR's."))
+    return found
+
+
+def with_wizard_defaults(request: CertificateRequest,
+                         evaluation: Evaluation) -> CertificateRequest:
+    """Fill what the courier left out the way the wizard pre-fills its crypto step: a
+    policy-enforced value stays for the policy to fill in; otherwise ec-256 / sha256 when
+    allowed (else the first allowed choice), 365 days clamped to the policy's bounds,
+    digitalSignature (+ keyEncipherment for RSA) and serverAuth."""
+    enforced = evaluation.enforced
+    allowed = evaluation.allowed
+    changes: dict[str, Any] = {}
+    if request.csr_key is None and not request.algorithm and "algorithm" not in enforced:
+        changes["algorithm"] = DEFAULT_ALGORITHM if (
+            not allowed.algorithms or DEFAULT_ALGORITHM in allowed.algorithms) \
+            else allowed.algorithms[0]
+    if not request.digest and "digest" not in enforced:
+        changes["digest"] = DEFAULT_DIGEST if (
+            not allowed.digests or DEFAULT_DIGEST in allowed.digests) else allowed.digests[0]
+    if request.validity_days is None and "validity_days" not in enforced:
+        changes["validity_days"] = allowed.clamp_validity(DEFAULT_VALIDITY_DAYS) \
+            if allowed.min_validity <= allowed.max_validity else DEFAULT_VALIDITY_DAYS
+    if not request.key_usage:
+        ec = request.replace(**changes).key_family() == "ecdsa"
+        changes["key_usage"] = tuple(u for u in DEFAULT_KEY_USAGE
+                                     if not (ec and u in EC_FORBIDDEN_KEY_USAGES))
+    if not request.extended_key_usage:
+        changes["extended_key_usage"] = DEFAULT_EXTENDED_KEY_USAGE
+    return request.replace(**changes) if changes else request
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def order_for(courier: Courier, order_id: str) -> Order:
+    """The order if ``courier`` made it; NotFound otherwise (a user's or another
+    courier's order id reveals nothing)."""
+    key = _uuid(order_id)
+    order = db.session.get(Order, key) if key else None
+    if order is None or order.requested_by_courier_id != courier.id:
+        raise NotFound("No such order.", code="order.not_found")
+    return order
+
+
+def certificate_for(courier: Courier, certificate_id: str) -> Certificate:
+    key = _uuid(certificate_id)
+    certificate = db.session.scalar(
+        select(Certificate).join(Order, Certificate.order_id == Order.id)
+        .where(Certificate.id == key, Order.requested_by_courier_id == courier.id)) \
+        if key else None
+    if certificate is None:
+        raise NotFound("No such certificate.", code="certificate.not_found")
+    return certificate
