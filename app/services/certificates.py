@@ -10,10 +10,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cryptography import x509
-from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 
 from app.domain.roles import Permission
 from app.extensions import db
@@ -25,6 +25,7 @@ from app.pki.encoding import certificate_to_der, load_certificate_pem
 from app.pki.errors import PkiError
 from app.services import audit
 from app.services.errors import Conflict, NotFound
+from app.services.paging import newest_first
 
 STATUSES = ("active", "expired", "revoked")
 SOURCES = (SOURCE_MANAGED, SOURCE_DISCOVERED)
@@ -115,32 +116,12 @@ def _filtered(query: Select, filters: CertificateFilters) -> Select:
 
 # ---- listing ------------------------------------------------------------------------------
 
-def encode_cursor(cert: Certificate) -> str:
-    return f"{cert.created_at.isoformat()}_{cert.id}"
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
-    try:
-        stamp, ident = cursor.rsplit("_", 1)
-        moment, ident_value = datetime.fromisoformat(stamp), uuid.UUID(ident)
-    except ValueError:
-        return None
-    return (moment, ident_value) if moment.tzinfo is not None else None
-
-
 def page_of_certificates(viewer: User, filters: CertificateFilters, cursor: str | None,
                          size: int) -> tuple[list[Certificate], str | None]:
     """Newest first by (created_at, id); returns the page and the cursor of the next (older)
     page. An unreadable cursor shows the first page."""
-    query = _filtered(_scoped(select(Certificate), viewer), filters) \
-        .order_by(Certificate.created_at.desc(), Certificate.id.desc()).limit(size + 1)
-    position = _decode_cursor(cursor) if cursor else None
-    if position:
-        stamp, ident = position
-        query = query.where(or_(Certificate.created_at < stamp,
-                                and_(Certificate.created_at == stamp, Certificate.id < ident)))
-    rows = list(db.session.scalars(query))
-    return rows[:size], (encode_cursor(rows[size - 1]) if len(rows) > size else None)
+    return newest_first(_filtered(_scoped(select(Certificate), viewer), filters),
+                        Certificate.created_at, Certificate.id, cursor, size)
 
 
 def has_any(viewer: User) -> bool:

@@ -2,16 +2,15 @@
 and keyset-paginated (stable while new orders arrive)."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 
 from app.domain.orders import OrderStatus
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import Order, User
+from app.services.paging import newest_first
 
 PATHWAYS = ("wizard", "csr_upload", "courier", "acme_client", "renewal", "target_system")
 ORDER_TYPES = ("local_pki", "acme", "external_ca")
@@ -77,27 +76,8 @@ def status_counts(viewer: User, filters: OrderFilters) -> dict[str, int]:
     return counts
 
 
-def encode_cursor(order: Order) -> str:
-    return f"{order.submitted_at.isoformat()}_{order.id}"
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
-    try:
-        stamp, ident = cursor.rsplit("_", 1)
-        return datetime.fromisoformat(stamp), uuid.UUID(ident)
-    except ValueError:
-        return None
-
-
 def page_of_orders(viewer: User, filters: OrderFilters, cursor: str | None,
                    size: int) -> tuple[list[Order], str | None]:
     """Newest first; returns the page and the cursor of the next (older) page."""
-    query = _filtered(_scoped(select(Order), viewer), filters) \
-        .order_by(Order.submitted_at.desc(), Order.id.desc()).limit(size + 1)
-    position = _decode_cursor(cursor) if cursor else None
-    if position:
-        stamp, ident = position
-        query = query.where(or_(Order.submitted_at < stamp,
-                                and_(Order.submitted_at == stamp, Order.id < ident)))
-    rows = list(db.session.scalars(query))
-    return rows[:size], (encode_cursor(rows[size - 1]) if len(rows) > size else None)
+    return newest_first(_filtered(_scoped(select(Order), viewer), filters),
+                        Order.submitted_at, Order.id, cursor, size)

@@ -50,10 +50,8 @@ def detail(order_id: str) -> Response:
 @login_required
 def status(order_id: str) -> Response:
     """The polled fragment: reads the database only; carries its own poll trigger until
-    the order is terminal, so polling stops by itself."""
-    order = _order(order_id)
-    return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
-                                req=CertificateRequest.from_dict(order.request)))
+    the order is terminal, so polling stops by itself. Same rendering as the page."""
+    return detail(order_id)
 
 
 @bp.post("/<order_id>/resubmit")
