@@ -5,9 +5,14 @@ key-encryption keyring, which only this process loads)."""
 from app import create_app
 from app.jobs.sweeper_thread import SweeperThread
 from app.jobs.worker import build_worker
+from app.services.keyring import load_keyring
 
 if __name__ == "__main__":
     app = create_app()
+    with app.app_context():
+        # Fail at start, not at the first job, when the key-encryption key is missing or
+        # malformed (in production it must come from KEY_ENCRYPTION_KEYS).
+        load_keyring()
     # The first sweep also picks up work recorded while Redis was unreachable.
     SweeperThread(app).start()
     build_worker(app).work(with_scheduler=True)

@@ -52,3 +52,20 @@ def test_development_generates_a_private_secret_key_once(monkeypatch, tmp_path) 
 ])
 def test_database_urls_use_psycopg3(given: str, expected: str) -> None:
     assert normalize_database_url(given) == expected
+
+
+def test_worker_refuses_to_start_in_production_without_a_key_encryption_key(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "x" * 48,
+           "INSTANCE_PATH": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    env.pop("KEY_ENCRYPTION_KEYS", None)
+    result = subprocess.run([sys.executable, "worker.py"], env=env, capture_output=True,
+                            text=True, timeout=60, check=False,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode != 0
+    assert "KEY_ENCRYPTION_KEYS must be set" in result.stderr
+    assert not (tmp_path / "key-encryption-keys").exists()
