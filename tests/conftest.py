@@ -44,6 +44,12 @@ def _reset_database(url: str) -> None:
     engine.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: they start a real worker on the session's queue, and the other
+    tests drain that queue themselves (see tests/e2e/conftest.py)."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(scope="session")
 def test_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tmp_root = tmp_path_factory.mktemp("platform")

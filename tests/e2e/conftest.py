@@ -41,11 +41,14 @@ def live_server(app: Flask) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def worker_process(app: Flask, test_settings: dict[str, str],
                    tmp_path_factory: pytest.TempPathFactory,
                    pytestconfig: pytest.Config) -> Iterator[WorkerProcess]:
-    """``python worker.py`` with the session's settings (the schema exists: needs ``app``)."""
+    """``python worker.py`` with the session's settings (the schema exists: needs ``app``).
+
+    Package-scoped: it must be gone before other tests run, which drain the same queue
+    themselves with ``run_jobs`` and expect to find their jobs still queued."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = WorkerProcess(worker_env(test_settings), log_path).start()
     pytestconfig.stash[WORKER_KEY] = worker
