@@ -22,6 +22,7 @@ from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.services import audit, sealed
 from app.services.certificates import safe_filename
 from app.services.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed
+from app.services.lookup import by_uuid
 
 EXPORT_FORMATS = {"pkcs8": "Encrypted PKCS#8 private key (PEM)",
                   "pkcs12": "PKCS#12 / PFX with key, certificate and chain"}
@@ -80,10 +81,7 @@ def request_export(cert: Certificate, fmt: str, passphrase: str, *,
 
 def get_export_for(export_id: str, actor: User) -> CertificateExport:
     """Only the user who requested an export may see it (admins included): NotFound else."""
-    try:
-        export = db.session.get(CertificateExport, uuid.UUID(str(export_id)))
-    except ValueError:
-        export = None
+    export = by_uuid(CertificateExport, export_id)
     if export is None or export.user_id != actor.id:
         raise NotFound("No such export.", code="export.not_found")
     return export

@@ -25,6 +25,7 @@ from app.pki.encoding import certificate_to_der, load_certificate_pem
 from app.pki.errors import PkiError
 from app.services import audit
 from app.services.errors import Conflict, NotFound
+from app.services.lookup import by_uuid
 from app.services.paging import newest_first
 
 STATUSES = ("active", "expired", "revoked")
@@ -141,10 +142,7 @@ def issuers(viewer: User) -> list[tuple[str, str]]:
 
 def get_certificate_for(certificate_id: object, viewer: User) -> Certificate:
     """The certificate, if ``viewer`` may see it — else NotFound (also for a bad id)."""
-    try:
-        cert = db.session.get(Certificate, uuid.UUID(str(certificate_id)))
-    except ValueError:
-        cert = None
+    cert = by_uuid(Certificate, certificate_id)
     if cert is None or not (viewer.can(Permission.VIEW_ALL_ORDERS)
                             or cert.owner_user_id == viewer.id):
         raise NotFound("No such certificate.", code="certificate.not_found")

@@ -53,6 +53,7 @@ from app.services.intake import (
     request_from_values,
 )
 from app.services.issuers import with_default_issuer
+from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected, submit_order
 
 log = logging.getLogger(__name__)
@@ -285,29 +286,18 @@ def with_wizard_defaults(request: CertificateRequest,
 
 # ---- reading -------------------------------------------------------------------------------
 
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def order_for(courier: Courier, order_id: str) -> Order:
     """The order if ``courier`` made it; NotFound otherwise (a user's or another
     courier's order id reveals nothing)."""
-    key = _uuid(order_id)
-    order = db.session.get(Order, key) if key else None
+    order = by_uuid(Order, order_id)
     if order is None or order.requested_by_courier_id != courier.id:
         raise NotFound("No such order.", code="order.not_found")
     return order
 
 
 def certificate_for(courier: Courier, certificate_id: str) -> Certificate:
-    key = _uuid(certificate_id)
-    certificate = db.session.scalar(
-        select(Certificate).join(Order, Certificate.order_id == Order.id)
-        .where(Certificate.id == key, Order.requested_by_courier_id == courier.id)) \
-        if key else None
-    if certificate is None:
+    certificate = by_uuid(Certificate, certificate_id)
+    if certificate is None or certificate.order is None \
+            or certificate.order.requested_by_courier_id != courier.id:
         raise NotFound("No such certificate.", code="certificate.not_found")
     return certificate

@@ -22,6 +22,7 @@ from app.models import Courier, Domain, Order, User
 from app.models.base import utcnow
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from app.services.lookup import by_uuid
 from app.services.requesters import Requester
 
 TOKEN_SALT = "courier-bearer-token"  # noqa: S105 (a salt label, not a secret)
@@ -150,10 +151,7 @@ def delete_courier(courier: Courier, *, actor: User | None = None) -> None:
 
 
 def get_courier(courier_id: str) -> Courier:
-    try:
-        courier = db.session.get(Courier, uuid.UUID(str(courier_id)))
-    except ValueError:
-        courier = None
+    courier = by_uuid(Courier, courier_id)
     if courier is None:
         raise NotFound("No such courier.", code="courier.not_found")
     return courier
@@ -192,10 +190,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def authenticate(courier_uuid: str, client_id: str, client_secret: str) -> tuple[str, int]:
     """Exchange credentials for a bearer token: returns (token, expires_in seconds)."""
-    try:
-        courier = db.session.get(Courier, uuid.UUID(str(courier_uuid)))
-    except ValueError:
-        courier = None
+    courier = by_uuid(Courier, courier_uuid)
     valid = check_password_hash(courier.secret_hash if courier else _DUMMY_HASH,
                                 client_secret or "")
     if (courier is None or not valid or not courier.enabled

@@ -15,6 +15,7 @@ from app.models import Order, OrderEvent, User
 from app.services import alerts, audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import Assessment, assess
+from app.services.lookup import by_uuid
 from app.services.order_flow import note
 from app.services.requesters import Requester
 
@@ -102,10 +103,7 @@ def enqueue_issue(order: Order) -> bool:
 def get_order_for(order_id: str, user: User) -> Order:
     """The order, if ``user`` may see it (own orders; admins all) — else NotFound, so an
     id of someone else's order reveals nothing."""
-    try:
-        order = db.session.get(Order, uuid.UUID(str(order_id)))
-    except ValueError:
-        order = None
+    order = by_uuid(Order, order_id)
     if order is None or not (user.can(Permission.VIEW_ALL_ORDERS)
                              or order.requested_by_user_id == user.id):
         raise NotFound("No such order.", code="order.not_found")

@@ -18,6 +18,7 @@ from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.pki.subject import SubjectFields
 from app.services import audit, sealed
 from app.services.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed
+from app.services.lookup import by_uuid
 
 MIN_CA_VALIDITY_DAYS = 1
 MAX_CA_VALIDITY_DAYS = 9125  # 25 years
@@ -126,11 +127,7 @@ def requeue_pending() -> int:
 
 
 def get_ca(ca_id: uuid.UUID | str) -> CertificateAuthority | None:
-    try:
-        key = ca_id if isinstance(ca_id, uuid.UUID) else uuid.UUID(str(ca_id))
-    except ValueError:
-        return None
-    return db.session.get(CertificateAuthority, key)
+    return by_uuid(CertificateAuthority, ca_id)
 
 
 def find_ca(key: str) -> CertificateAuthority | None:
@@ -191,10 +188,7 @@ def request_key_export(ca: CertificateAuthority, passphrase: str, *, remove_key:
 
 
 def get_key_export(export_id: str, actor: User) -> KeyExport:
-    try:
-        export = db.session.get(KeyExport, uuid.UUID(export_id))
-    except ValueError:
-        export = None
+    export = by_uuid(KeyExport, export_id)
     if export is None or export.requested_by_id != actor.id:
         raise NotFound("No such key export.", code="export.not_found")
     return export

@@ -19,6 +19,7 @@ from app.models import Domain, PolicyRecord, User
 from app.services import audit
 from app.services import domains as domain_service
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.lookup import by_uuid
 
 
 class PolicyInvalid(ValidationFailed):
@@ -82,10 +83,7 @@ def policy_index() -> PolicyIndex:
 # ---- admin changes ---------------------------------------------------------------------------
 
 def get_policy(policy_id: str) -> PolicyRecord:
-    try:
-        record = db.session.get(PolicyRecord, uuid.UUID(str(policy_id)))
-    except ValueError:
-        record = None
+    record = by_uuid(PolicyRecord, policy_id)
     if record is None:
         raise NotFound("No such policy.", code="policy.not_found")
     return record

@@ -1,7 +1,6 @@
 """Request New Certificate: the server-side draft behind the four wizard steps."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +14,7 @@ from app.services import alerts
 from app.services.errors import Conflict, NotFound
 from app.services.intake import SUBJECT_FIELDS, Assessment, assess, request_from_values
 from app.services.issuers import with_default_issuer
+from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected, submit_order
 from app.services.requesters import requester_for_user
 
@@ -45,10 +45,7 @@ def new_draft(user: User) -> WizardDraft:
 
 
 def get_draft(draft_id: str, user: User) -> WizardDraft:
-    try:
-        draft = db.session.get(WizardDraft, uuid.UUID(str(draft_id)))
-    except ValueError:
-        draft = None
+    draft = by_uuid(WizardDraft, draft_id)
     if draft is None or draft.user_id != user.id:
         raise NotFound("No such request draft.", code="draft.not_found")
     return draft
