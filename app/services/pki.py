@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.jobs.queue import enqueue_once
@@ -182,8 +182,11 @@ def request_key_export(ca: CertificateAuthority, passphrase: str, *, remove_key:
     db.session.commit()
     from app.jobs.pki import prepare_key_export
 
-    enqueue_once(prepare_key_export, f"keyexport-{export.id}", str(export.id),
-                 sealed.seal(passphrase), description=f"export key of CA {ca.id}")
+    if not enqueue_once(prepare_key_export, f"keyexport-{export.id}", str(export.id),
+                        sealed.seal(passphrase), description=f"export key of CA {ca.id}"):
+        raise QueueUnavailable("The export was recorded, but the job queue cannot be reached "
+                               "right now; request the export again in a moment.",
+                               resource_id=str(export.id))
     return export
 
 
@@ -197,13 +200,19 @@ def get_key_export(export_id: str, actor: User) -> KeyExport:
 def take_key_export(export: KeyExport, *, actor: User) -> bytes:
     """Hand out the prepared export once; with ``remove_key`` the CA key is deleted now, when
     the operator holds the only copy, never earlier."""
+    unavailable = Conflict("This export is not available (already downloaded, failed or not "
+                           "ready).", code="export.unavailable")
     if export.status != "ready" or not export.encrypted_pem:
-        raise Conflict("This export is not available (already downloaded, failed or not ready).",
-                       code="export.unavailable")
+        raise unavailable
     data = export.encrypted_pem.encode()
-    export.encrypted_pem = None
-    export.status = "downloaded"
-    export.downloaded_at = utcnow()
+    # Conditional: of two simultaneous downloads only one gets the file.
+    taken = db.session.execute(update(KeyExport).where(
+        KeyExport.id == export.id, KeyExport.status == "ready"
+    ).values(status="downloaded", encrypted_pem=None, downloaded_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        db.session.rollback()
+        raise unavailable
     ca = export.ca
     audit.record("ca.key_export", resource_type="ca", resource_id=ca.id, actor=actor,
                  details={"common_name": ca.common_name, "export_id": str(export.id)})

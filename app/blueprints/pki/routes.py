@@ -109,6 +109,9 @@ def export_key(ca_id: str) -> Response:
         try:
             export = pki.request_key_export(ca, form.passphrase.data,
                                             remove_key=form.remove_key.data, actor=current_user)
+        except QueueUnavailable as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("pki.detail", ca_id=ca.id))
         except ServiceError as exc:
             attach_error(form, exc, "passphrase")
         else:
