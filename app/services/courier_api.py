@@ -28,15 +28,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.domain.choices import (
-    DEFAULT_ALGORITHM,
-    DEFAULT_DIGEST,
-    DEFAULT_EXTENDED_KEY_USAGE,
-    DEFAULT_KEY_USAGE,
-    DEFAULT_VALIDITY_DAYS,
-    EC_FORBIDDEN_KEY_USAGES,
-)
-from app.domain.policy import Evaluation, Violation
+from app.domain.defaults import with_defaults
+from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.validation import parse_names
 from app.extensions import db
@@ -150,7 +143,7 @@ def submit_certificate(courier: Courier, body: Mapping[str, Any], *,
                                     requester=requester, common_name=request.common_name)
         db.session.commit()
         raise PolicyRejected(first.hard)
-    complete = with_wizard_defaults(request, first.evaluation)
+    complete = with_defaults(request, first.evaluation)
 
     def claim_key(order: Order) -> None:
         if idempotency_key is not None:
@@ -254,34 +247,6 @@ def _names_disagree(request: CertificateRequest, body: Mapping[str, Any]) -> lis
                         + ", ".join(sorted(_name_set(request) - {request.common_name}))
                         + "); omit them or send the CSR's."))
     return found
-
-
-def with_wizard_defaults(request: CertificateRequest,
-                         evaluation: Evaluation) -> CertificateRequest:
-    """Fill what the courier left out the way the wizard pre-fills its crypto step: a
-    policy-enforced value stays for the policy to fill in; otherwise ec-256 / sha256 when
-    allowed (else the first allowed choice), 365 days clamped to the policy's bounds,
-    digitalSignature (+ keyEncipherment for RSA) and serverAuth."""
-    enforced = evaluation.enforced
-    allowed = evaluation.allowed
-    changes: dict[str, Any] = {}
-    if request.csr_key is None and not request.algorithm and "algorithm" not in enforced:
-        changes["algorithm"] = DEFAULT_ALGORITHM if (
-            not allowed.algorithms or DEFAULT_ALGORITHM in allowed.algorithms) \
-            else allowed.algorithms[0]
-    if not request.digest and "digest" not in enforced:
-        changes["digest"] = DEFAULT_DIGEST if (
-            not allowed.digests or DEFAULT_DIGEST in allowed.digests) else allowed.digests[0]
-    if request.validity_days is None and "validity_days" not in enforced:
-        changes["validity_days"] = allowed.clamp_validity(DEFAULT_VALIDITY_DAYS) \
-            if allowed.min_validity <= allowed.max_validity else DEFAULT_VALIDITY_DAYS
-    if not request.key_usage:
-        ec = request.replace(**changes).key_family() == "ecdsa"
-        changes["key_usage"] = tuple(u for u in DEFAULT_KEY_USAGE
-                                     if not (ec and u in EC_FORBIDDEN_KEY_USAGES))
-    if not request.extended_key_usage:
-        changes["extended_key_usage"] = DEFAULT_EXTENDED_KEY_USAGE
-    return request.replace(**changes) if changes else request
 
 
 # ---- reading -------------------------------------------------------------------------------

@@ -8,14 +8,17 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from app.domain.choices import (
-    DEFAULT_ALGORITHM,
-    DEFAULT_DIGEST,
-    DEFAULT_EXTENDED_KEY_USAGE,
-    DEFAULT_VALIDITY_DAYS,
     EC_FORBIDDEN_KEY_USAGES,
     EXTENDED_KEY_USAGES,
     KEY_USAGES,
     algorithm_family,
+)
+from app.domain.defaults import (
+    default_algorithm,
+    default_digest,
+    default_extended_key_usage,
+    default_key_usage,
+    default_validity,
 )
 from app.domain.policy import Enforced, Violation
 from app.services.intake import Assessment
@@ -113,23 +116,19 @@ class StepView:
         chosen = self.value("algorithm")
         if chosen:
             return chosen
-        return DEFAULT_ALGORITHM if DEFAULT_ALGORITHM in self.algorithms else \
-            (self.algorithms[0] if self.algorithms else DEFAULT_ALGORITHM)
+        return default_algorithm(self.allowed)
 
     @property
     def digest(self) -> str:
         chosen = self.value("digest")
-        return chosen or (DEFAULT_DIGEST if DEFAULT_DIGEST in self.digests or not self.digests
-                          else self.digests[0])
+        return chosen or default_digest(self.allowed)
 
     @property
     def validity(self) -> Any:
         chosen = self.value("validity_days")
         if chosen not in ("", None):
             return chosen
-        low, high = (self.allowed.min_validity, self.allowed.max_validity) if self.allowed \
-            else (1, 3650)
-        return min(max(DEFAULT_VALIDITY_DAYS, low), high)
+        return default_validity(self.allowed)
 
     @property
     def is_ec(self) -> bool:
@@ -154,8 +153,8 @@ class StepView:
 
     def _default_usages(self, kind: str) -> list[str]:
         if kind == "extended_key_usage":
-            return list(DEFAULT_EXTENDED_KEY_USAGE)
-        return ["digitalSignature"] if self.is_ec else ["digitalSignature", "keyEncipherment"]
+            return list(default_extended_key_usage())
+        return list(default_key_usage(self.is_ec))
 
     @property
     def issuer_id(self) -> str:
