@@ -21,6 +21,7 @@ __all__ = [
     "Enforced",
     "Evaluation",
     "FrozenMapping",
+    "Judged",
     "Policy",
     "Rule",
     "Violation",
@@ -165,14 +166,11 @@ class Allowed:
         return max(self.min_validity, min(days, self.max_validity))
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """Result of :func:`evaluate`: enforced values by field, violations, what is allowed."""
+class Judged:
+    """Reading a ``violations`` tuple: hard ones block, soft ones warn. Shared by the
+    policy evaluation and the full assessment of a request, so "blocked" means one thing."""
 
-    enforced: Mapping[str, Enforced]
     violations: tuple[Violation, ...]
-    allowed: Allowed
-    policies: tuple[str, ...]
 
     @property
     def hard(self) -> tuple[Violation, ...]:
@@ -188,3 +186,13 @@ class Evaluation:
 
     def for_field(self, name: str) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.field == name)
+
+
+@dataclass(frozen=True)
+class Evaluation(Judged):
+    """Result of :func:`evaluate`: enforced values by field, violations, what is allowed."""
+
+    enforced: Mapping[str, Enforced]
+    violations: tuple[Violation, ...]
+    allowed: Allowed
+    policies: tuple[str, ...]

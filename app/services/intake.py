@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain.policy import Evaluation, Violation, apply_enforced, evaluate
+from app.domain.policy_types import Judged
 from app.domain.request import CertificateRequest, PublicKeyFacts
 from app.domain.validation import NameScope, check_names, check_request_values, parse_names
 from app.extensions import db
@@ -27,25 +28,10 @@ SUBJECT_FIELDS = ("organization", "organizational_unit", "country", "state", "lo
 
 
 @dataclass(frozen=True)
-class Assessment:
+class Assessment(Judged):
     request: CertificateRequest          # with enforced values filled in
     evaluation: Evaluation
     violations: tuple[Violation, ...] = field(default=())
-
-    @property
-    def hard(self) -> tuple[Violation, ...]:
-        return tuple(v for v in self.violations if v.severity == "hard")
-
-    @property
-    def soft(self) -> tuple[Violation, ...]:
-        return tuple(v for v in self.violations if v.severity == "soft")
-
-    @property
-    def blocked(self) -> bool:
-        return bool(self.hard)
-
-    def for_field(self, name: str) -> tuple[Violation, ...]:
-        return tuple(v for v in self.violations if v.field == name)
 
 
 def _covering_candidates(request: CertificateRequest) -> set[str]:

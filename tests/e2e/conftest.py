@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -84,10 +85,11 @@ def browser() -> Iterator[Browser]:
         playwright.stop()
 
 
-@pytest.fixture
-def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page in a fresh context (own cookies), with relative URLs against the live server."""
-    context = browser.new_context(base_url=live_server)
+def page_in_new_context(browser: Browser, live_server: str, request: pytest.FixtureRequest,
+                        **options: Any) -> Iterator[Page]:
+    """A page in a fresh context (own cookies), with relative URLs against the live server;
+    a screenshot of it is kept when the test fails."""
+    context = browser.new_context(base_url=live_server, **options)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     yield page
@@ -96,6 +98,11 @@ def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> 
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
         page.screenshot(path=str(Path("/tmp") / f"e2e-failure-{name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    yield from page_in_new_context(browser, live_server, request)
 
 
 @pytest.hookimpl(wrapper=True)

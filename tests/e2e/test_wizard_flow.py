@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -20,7 +19,7 @@ from app.models.pki import CA_ACTIVE, CA_PENDING
 from app.services import pki
 from tests.builders import add_domain, add_policy, count
 from tests.conftest import make_user
-from tests.e2e.conftest import CALL_REPORT_KEY, DEFAULT_TIMEOUT_MS
+from tests.e2e.conftest import page_in_new_context
 from tests.e2e.rq_worker import FlushWatch, WorkerProcess
 from tests.e2e.test_admin_pki_flow import is_htmx_post, log_in
 
@@ -337,15 +336,7 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
 def no_js_page(browser: Browser, live_server: str,
                request: pytest.FixtureRequest) -> Iterator[Page]:
     """Like ``page``, in a context with JavaScript disabled."""
-    context = browser.new_context(base_url=live_server, java_script_enabled=False)
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    report = request.node.stash.get(CALL_REPORT_KEY, None)
-    if report is not None and report.failed and not page.is_closed():
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        page.screenshot(path=str(Path("/tmp") / f"e2e-failure-{name}.png"), full_page=True)
-    context.close()
+    yield from page_in_new_context(browser, live_server, request, java_script_enabled=False)
 
 
 def test_wizard_steps_post_as_plain_forms_without_javascript(app: Flask,
