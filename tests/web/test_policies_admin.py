@@ -163,3 +163,26 @@ def test_policy_names_cannot_break_out_of_the_delete_confirmation(app, admin_cli
     # An HTML entity (&#39;) would be decoded back to a quote before the script runs; a
     # JSON escape (\u0027) stays inside the string.
     assert "&#39;" not in handler and "\\u0027" in handler
+
+
+def test_edit_form_shows_each_rules_values_and_saves_unchanged(app, admin_client) -> None:
+    response = post(admin_client, "/admin/policies/new", GOOD_FORM)
+    assert response.status_code == 302
+    (before,) = _records(app)
+    with app.app_context():
+        policy_id = db.session.scalar(select(PolicyRecord.id))
+    html = admin_client.get(f"/admin/policies/{policy_id}").get_data(as_text=True)
+    assert "built-in method" not in html
+    assert 'value="{&#34;digest&#34;: &#34;sha384&#34;}"' in html
+    edited = {**GOOD_FORM, "description": "changed"}
+    assert post(admin_client, f"/admin/policies/{policy_id}", edited).status_code == 302
+    assert _records(app) == [{**before, "description": "changed"}]
+
+
+def test_add_rule_keeps_typed_values_even_when_not_json_yet(app, admin_client) -> None:
+    form = {**GOOD_FORM, "rule_values": ['{"digest": "sha384"}', '{"max_days": '],
+            "nav": "add_rule"}
+    html = post(admin_client, "/admin/policies/new", form).get_data(as_text=True)
+    assert 'value="{&#34;max_days&#34;: "' in html
+    assert html.count('name="rule_values"') == 3
+    assert _records(app) == []

@@ -39,8 +39,8 @@ def document_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[
     actions, fails, values = (form.getlist("rule_action"), form.getlist("rule_fail"),
                               form.getlist("rule_values"))
     for i, (action, fail, raw) in enumerate(zip(actions, fails, values, strict=False)):
-        if not action and not raw.strip():
-            continue
+        if not action and raw.strip() in ("", "{}"):
+            continue  # an untouched empty row (e.g. left by "+ Add rule")
         try:
             parsed = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
@@ -62,7 +62,7 @@ def document_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[
 
 
 def form_rows(document: dict[str, Any]) -> dict[str, Any]:
-    """Values for re-rendering the form from a document."""
+    """Values for rendering the form from a saved (or new) document."""
     criteria = document.get("matching_criteria") or {}
     rules = document.get("rules") or []
     return {
@@ -71,7 +71,29 @@ def form_rows(document: dict[str, Any]) -> dict[str, Any]:
         "enabled": document.get("enabled", True),
         "actions": criteria.get("actions", list(ACTIONS)),
         "domains": "\n".join(criteria.get("domains", [])),
-        "rules": [{"action": r.get("action", ""), "fail": r.get("fail", "hard"),
-                   "values": json.dumps(r.get("values") or {})} for r in rules]
-        or [{"action": "", "fail": "hard", "values": "{}"}],
+        "rules": [_rule_row(r.get("action", ""), r.get("fail", "hard"),
+                            json.dumps(r.get("values") or {})) for r in rules]
+        or [_rule_row()],
     }
+
+
+def rows_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """Values for re-rendering the form exactly as posted: each rule's values box keeps the
+    text that was typed (even when it is not JSON yet), so "+ Add rule", "Remove" and an
+    error page never replace what the admin wrote."""
+    rules = [_rule_row(action, fail, raw) for action, fail, raw in
+             zip(form.getlist("rule_action"), form.getlist("rule_fail"),
+                 form.getlist("rule_values"), strict=False)]
+    return {
+        "name": form.get("name", ""),
+        "description": form.get("description", ""),
+        "enabled": form.get("enabled") == "y",
+        "actions": [a for a in form.getlist("actions") if a],
+        "domains": form.get("domains", ""),
+        "rules": rules or [_rule_row()],
+    }
+
+
+def _rule_row(action: str = "", fail: str = "hard", values_text: str = "{}") -> dict[str, str]:
+    # `values_text`, not `values`: Jinja's `r.values` would find the dict method first.
+    return {"action": action, "fail": fail, "values_text": values_text}

@@ -11,6 +11,7 @@ from app.blueprints.admin_policies.form import (
     RULE_VALUE_HINTS,
     document_from_form,
     form_rows,
+    rows_from_form,
 )
 from app.domain.choices import ACTIONS
 from app.domain.policy import RULE_ACTIONS
@@ -61,17 +62,19 @@ def edit(policy_id: str) -> Response | tuple[str, int]:
 def _save(record: PolicyRecord | None) -> Response | tuple[str, int]:
     if request.method == "GET":
         return _render_form(form_rows(record.document() if record else NEW_DOCUMENT), record, [])
-    document, errors = document_from_form(request.form)
-    rows = form_rows(document)
+    rows = rows_from_form(request.form)
     nav = request.form.get("nav", "save")
-    if nav == "add_rule" and len(rows["rules"]) < MAX_RULE_ROWS:
-        rows["rules"].append({"action": "", "fail": "hard", "values": "{}"})
+    if nav == "add_rule":
+        if len(rows["rules"]) < MAX_RULE_ROWS:
+            rows["rules"].append({"action": "", "fail": "hard", "values_text": "{}"})
         return _render_form(rows, record, [])
     if nav.startswith("remove_rule:") and nav.split(":", 1)[1].isdigit():
         position = int(nav.split(":", 1)[1])
         if position < len(rows["rules"]):
             rows["rules"].pop(position)
+        rows["rules"] = rows["rules"] or [{"action": "", "fail": "hard", "values_text": "{}"}]
         return _render_form(rows, record, [])
+    document, errors = document_from_form(request.form)
     if errors:
         return _render_form(rows, record, errors, 422)
     try:
