@@ -24,3 +24,11 @@ def render_page(page: str, partial: str | None = None, status: int = 200,
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def one_time_page(template: str, **context: Any) -> Response:
+    """An HTML page that shows a secret once (a client secret, a one-time password): kept
+    out of every cache, including the browser's back/forward history."""
+    response = no_store(make_response(render_template(template, **context)))
+    response.headers["Pragma"] = "no-cache"
+    return response

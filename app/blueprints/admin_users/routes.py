@@ -16,6 +16,7 @@ from app.services import domains as domain_service
 from app.services import users
 from app.services.errors import ServiceError
 from app.web.access import require
+from app.web.htmx import one_time_page
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -34,7 +35,7 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @require(Permission.MANAGE_USERS)
-def create() -> str | tuple[str, int]:
+def create() -> Response | tuple[str, int]:
     form = UserCreateForm()
     form.domains.choices = _domain_choices()
     if form.validate_on_submit():
@@ -46,7 +47,7 @@ def create() -> str | tuple[str, int]:
         except ServiceError as exc:
             attach_error(form, exc, "email")
         else:
-            return render_template("admin_users/created.html", user=user, password=one_time)
+            return one_time_page("admin_users/created.html", user=user, password=one_time)
     status = 422 if request.method == "POST" else 200
     return render_template("admin_users/new.html", form=form), status
 
@@ -79,10 +80,9 @@ def edit(user_id: int) -> Response | str | tuple[str, int]:
 
 @bp.post("/<int:user_id>/reset-password")
 @require(Permission.MANAGE_USERS)
-def reset_password(user_id: int) -> str | tuple[str, int]:
+def reset_password(user_id: int) -> Response:
     user = _get_user(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     password = users.reset_password(user, current_user)
-    return render_template("admin_users/created.html", user=user, password=password,
-                           reset=True)
+    return one_time_page("admin_users/created.html", user=user, password=password, reset=True)

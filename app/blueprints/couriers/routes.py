@@ -15,7 +15,7 @@ from app.services import couriers
 from app.services import domains as domain_service
 from app.services.errors import NotFound, ServiceError
 from app.web.access import require
-from app.web.htmx import no_store
+from app.web.htmx import one_time_page
 
 bp = Blueprint("couriers", __name__, url_prefix="/couriers")
 
@@ -33,11 +33,9 @@ def _get(courier_id: str) -> Courier:
 
 
 def _secret_page(courier: Courier, secret: str, rotated: bool = False) -> Response:
-    """The one time the client secret is shown: never cached."""
-    response = no_store(Response(render_template("couriers/secret.html", courier=courier,
-                                                 secret=secret, rotated=rotated)))
-    response.headers["Pragma"] = "no-cache"
-    return response
+    """The one time the client secret is shown: HTML, never cached."""
+    return one_time_page("couriers/secret.html", courier=courier, secret=secret,
+                         rotated=rotated)
 
 
 @bp.get("/")
