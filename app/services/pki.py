@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.jobs.queue import enqueue_once
-from app.models import CertificateAuthority, KeyExport, User
+from app.models import Certificate, CertificateAuthority, KeyExport, User
 from app.models.base import utcnow
 from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT, CA_PENDING
 from app.pki.algorithms import ALGORITHMS, DIGESTS
@@ -147,10 +147,41 @@ def signing_roots() -> list[CertificateAuthority]:
 
 
 def usage_count(ca: CertificateAuthority) -> int:
-    """Certificates this CA has signed (intermediates, for now)."""
+    """What this CA has signed: active intermediates for a root, certificates in the
+    inventory for an intermediate."""
+    return usage_counts([ca]).get(ca.id, 0)
+
+
+def usage_counts(cas: list[CertificateAuthority]) -> dict[uuid.UUID, int]:
+    """``usage_count`` for many CAs in two grouped queries (the Local PKI list)."""
+    roots = [ca.id for ca in cas if ca.is_root]
+    intermediates = [ca.id for ca in cas if not ca.is_root]
+    counts: dict[uuid.UUID, int] = dict.fromkeys(roots + intermediates, 0)
+    queries = []
+    if roots:
+        queries.append(
+            select(CertificateAuthority.parent_id, func.count(CertificateAuthority.id))
+            .where(CertificateAuthority.parent_id.in_(roots),
+                   CertificateAuthority.status == CA_ACTIVE)
+            .group_by(CertificateAuthority.parent_id))
+    if intermediates:
+        queries.append(
+            select(Certificate.issuer_ca_id, func.count(Certificate.id))
+            .where(Certificate.issuer_ca_id.in_(intermediates))
+            .group_by(Certificate.issuer_ca_id))
+    for query in queries:
+        for ca_id, n in db.session.execute(query):
+            counts[ca_id] = n
+    return counts
+
+
+def count_signing_cas() -> int:
+    """CAs that can sign now: active, not expired, key still on the platform (an exported,
+    offline root is not counted)."""
     return db.session.scalar(select(func.count(CertificateAuthority.id)).where(
-        CertificateAuthority.parent_id == ca.id,
-        CertificateAuthority.status == CA_ACTIVE)) or 0
+        CertificateAuthority.status == CA_ACTIVE,
+        CertificateAuthority.encrypted_private_key.is_not(None),
+        CertificateAuthority.not_after > utcnow())) or 0
 
 
 def chain_pem(ca: CertificateAuthority) -> str:

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +30,9 @@ from sqlalchemy.engine import make_url
 
 from app.pki.key_encryption import KeyEncryptionKeyring
 from tests.e2e.rq_worker import ROOT, WorkerProcess
+from tests.tools import find_tool
 
-FLASK = [str(ROOT / ".venv" / "bin" / "flask")] \
-    if (ROOT / ".venv" / "bin" / "flask").exists() else [sys.executable, "-m", "flask"]
+FLASK = [find_tool("flask")]  # the console script an operator runs
 ADMIN_PASSWORD = "ops-password-long-enough"
 CLI_FAILURE = 2  # app/cli: a refused command exits with 2
 

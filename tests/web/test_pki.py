@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.models import AuditEvent, CertificateAuthority
 from tests.conftest import post
+from tests.tools import find_tool
 
 ROOT_FORM = {"common_name": "Test Root CA", "organization": "Acme", "country": "GB",
              "algorithm": "ec-384", "digest": "sha256", "validity_days": "3650"}
@@ -73,7 +74,7 @@ def test_root_and_intermediate_verify_and_lint_clean(app, admin_client, jobs, tm
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     for name in ("root.pem", "inter.pem"):
-        lint = subprocess.run([".venv/bin/lint_pkix_cert", "lint", "-s", "ERROR",
+        lint = subprocess.run([find_tool("lint_pkix_cert"), "lint", "-s", "ERROR",
                                str(tmp_path / name)], capture_output=True, text=True, check=False)
         assert lint.returncode == 0, lint.stdout + lint.stderr
     cert = x509.load_pem_x509_certificate(inter.certificate_pem.encode())
@@ -226,3 +227,44 @@ def test_a_request_made_while_redis_is_down_is_kept_and_generated_later(
         assert pki.requeue_pending() == 1
     jobs()
     assert [ca.status for ca in _cas(app)] == ["active"]
+
+
+def _big_number_after(label: str, html: str) -> str:
+    import re
+
+    match = re.search(re.escape(label) + r'</header>\s*<p class="big">(\d+)</p>', html)
+    assert match, f"no card {label!r}"
+    return match.group(1)
+
+
+def test_intermediate_counts_the_certificates_it_issued(app, admin_client, jobs) -> None:
+    import re
+
+    from tests.builders import add_domain, issuing_ca
+    from tests.web.test_certificates import issue
+
+    add_domain(app, "example.com")
+    inter_id = issuing_ca(app, jobs)
+    issue(app, jobs, inter_id, "admin@example.com", "a.example.com", ())
+    issue(app, jobs, inter_id, "admin@example.com", "b.example.com", ())
+    detail = admin_client.get(f"/admin/pki/{inter_id}").get_data(as_text=True)
+    assert re.search(r"<th>Certificates issued</th><td>2</td>", detail)
+    listing = admin_client.get("/admin/pki/").get_data(as_text=True)
+    row = re.search(r"Test Issuing</a>.*?</tr>", listing, re.S).group(0)
+    assert row.rstrip("</tr>").rstrip().endswith("<td>2</td>")
+    root_row = re.search(r"Test Root</a>.*?</tr>", listing, re.S).group(0)
+    assert root_row.rstrip("</tr>").rstrip().endswith("<td>1</td>")  # one intermediate
+
+
+def test_home_card_counts_only_authorities_that_can_sign(app, admin_client, jobs) -> None:
+    from tests.builders import issuing_ca
+
+    inter_id = issuing_ca(app, jobs)
+    assert _big_number_after("Active Local PKI authorities",
+                             admin_client.get("/").get_data(as_text=True)) == "2"
+    with app.app_context():  # the root's key exported and removed: an offline root
+        inter = db.session.get(CertificateAuthority, __import__("uuid").UUID(inter_id))
+        inter.parent.encrypted_private_key = None
+        db.session.commit()
+    assert _big_number_after("Active Local PKI authorities",
+                             admin_client.get("/").get_data(as_text=True)) == "1"

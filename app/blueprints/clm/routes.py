@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from app.domain.roles import Permission
 from app.extensions import db
-from app.models import CertificateAuthority, Domain
-from app.models.pki import CA_ACTIVE
+from app.models import Domain
+from app.services import pki
 
 bp = Blueprint("clm", __name__)
 
@@ -18,8 +18,7 @@ bp = Blueprint("clm", __name__)
 def home() -> str:
     active_domains = db.session.scalar(
         select(func.count(Domain.id)).where(Domain.enabled.is_(True))) or 0
-    active_cas = db.session.scalar(select(func.count(CertificateAuthority.id)).where(
-        CertificateAuthority.status == CA_ACTIVE)) or 0
+    active_cas = pki.count_signing_cas()
     return render_template("clm/home.html", active_domains=active_domains,
                            active_cas=active_cas,
                            can_manage_domains=current_user.can(Permission.MANAGE_DOMAINS))

@@ -35,7 +35,7 @@ def _get_ca(ca_id: str) -> CertificateAuthority:
 @require(Permission.MANAGE_PKI)
 def index() -> Response:
     roots, intermediates = pki.list_cas(CA_KIND_ROOT), pki.list_cas(CA_KIND_INTERMEDIATE)
-    usage = {ca.id: pki.usage_count(ca) for ca in roots + intermediates}
+    usage = pki.usage_counts(roots + intermediates)
     return no_store(render_page("pki/index.html", "pki/_tables.html", roots=roots,
                                 intermediates=intermediates, usage=usage,
                                 labels=ALGORITHM_LABELS))
