@@ -12,6 +12,8 @@ RULES = {
                "app.pki", "app.providers", "app.jobs", "app.web", "werkzeug", "rq", "redis"),
     "pki": ("flask", "sqlalchemy", "app.models", "app.services", "app.blueprints",
             "app.domain", "app.providers", "app.jobs", "app.web", "werkzeug", "rq", "redis"),
+    # Standards data shared by domain and pki: imports nothing of the application.
+    "standards": ("flask", "sqlalchemy", "app"),
     "providers": ("flask", "app.models", "app.services", "app.blueprints", "app.web"),
     "services": ("app.blueprints", "app.web"),
     "models": ("app.services", "app.blueprints", "app.web", "app.jobs"),

@@ -9,7 +9,13 @@ Codes: ``name.invalid``, ``name.missing``, ``name.not_registered``,
 ``name.not_assigned``, ``name.outside_scope`` (or any code a
 :class:`NameScope` carries), ``sans.too_many``, ``algorithm.unknown``,
 ``digest.unknown``, ``validity.out_of_range``, ``key_usage.unknown``,
-``key_usage.ec_encipherment``, ``csr.weak_key``, ``csr.unsupported_key``.
+``key_usage.ec_encipherment``, ``key_usage.rsa_agreement``,
+``extended_key_usage.time_stamping_exclusive``, ``csr.weak_key``,
+``csr.unsupported_key``, and the subject codes of :mod:`app.domain.subject_values`.
+
+:func:`check_request_values` is the one request-values check: every channel runs it
+(through ``services.intake.assess``) before an order exists, and the worker's re-check
+runs it again, so what ``app.pki`` would refuse at signing is refused at intake.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from app.domain.names import (
 )
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
+from app.domain.subject_values import check_subject_values
 
 __all__ = [
     "MAX_RSA_BITS",
@@ -265,8 +272,10 @@ def check_request_values(request: CertificateRequest) -> list[Violation]:
     Empty fields are not judged, except the CN (``name.missing``).  Checks:
     algorithm in :data:`ALGORITHMS`, digest in :data:`DIGESTS`, validity
     within 1-3650 days, usages known, no enciphering usage on an EC key
-    (``key_usage.ec_encipherment``), SAN count, and a CSR key that is RSA
-    2048-16384 bits or EC on P-256/384/521.  Never raises.
+    (``key_usage.ec_encipherment``) and no keyAgreement on an RSA key
+    (``key_usage.rsa_agreement``), timeStamping alone, SAN count, a CSR key that is
+    RSA 2048-16384 bits or EC on P-256/384/521, and the subject attributes within the
+    bounds and country list ``app.pki.subject`` enforces.  Never raises.
     """
     found: list[Violation] = []
     if not request.common_name:
@@ -300,6 +309,19 @@ def check_request_values(request: CertificateRequest) -> list[Violation]:
             "key_usage.ec_encipherment", f"An EC key cannot encipher, so it cannot have "
             f"{_join(enciphering)}; use keyAgreement or drop it (or choose an RSA key).",
             "key_usage", actual=", ".join(enciphering)))
+    if "keyAgreement" in request.key_usage and request.key_family() == "rsa":
+        # RFC 3279 2.3.1: RSA keys encipher (keyEncipherment); agreement is for (EC)DH keys.
+        found.append(_violation(
+            "key_usage.rsa_agreement", "An RSA key cannot do key agreement, so it cannot "
+            "have keyAgreement; use keyEncipherment or drop it (or choose an EC key).",
+            "key_usage", actual="keyAgreement"))
+    if "timeStamping" in request.extended_key_usage and len(set(request.extended_key_usage)) > 1:
+        found.append(_violation(
+            "extended_key_usage.time_stamping_exclusive", "A time-stamping certificate has "
+            "that one purpose only (RFC 3161); untick the other extended key usages or "
+            "timeStamping.", "extended_key_usage",
+            actual=", ".join(request.extended_key_usage)))
+    found += check_subject_values(request)
     problem = _csr_key_problem(request)
     if problem is not None:
         found.append(problem)

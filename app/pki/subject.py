@@ -6,7 +6,6 @@ be turned into an :class:`x509.Name` by :func:`build_name`.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, fields
 from typing import Final
@@ -15,25 +14,12 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from app.pki.errors import InvalidSubject
+from app.standards import SUBJECT_LABELS, SUBJECT_MAX_LENGTH, is_country_code
 
-# Upper bounds from RFC 5280 Appendix A (ub-common-name, ub-organization-name, ...),
-# counted in characters.
-_MAX_LENGTH: Final[dict[str, int]] = {
-    "common_name": 64,
-    "organization": 64,
-    "organizational_unit": 64,
-    "state": 128,
-    "locality": 128,
-}
-_LABELS: Final[dict[str, str]] = {
-    "common_name": "Common name",
-    "organization": "Organization",
-    "organizational_unit": "Organizational unit",
-    "country": "Country",
-    "state": "State or province",
-    "locality": "Locality",
-}
-_COUNTRY_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z]{2}")
+# Upper bounds (RFC 5280 Appendix A) and the ISO 3166-1 list live in ``app.standards``,
+# which the intake checks in ``app.domain`` read too.
+_MAX_LENGTH: Final[dict[str, int]] = SUBJECT_MAX_LENGTH
+_LABELS: Final[dict[str, str]] = SUBJECT_LABELS
 
 # Conventional big-endian order (C first, CN last), as most CAs and OpenSSL print it.
 _ORDER: Final[tuple[tuple[str, x509.ObjectIdentifier], ...]] = (
@@ -52,8 +38,8 @@ class SubjectFields:
 
     Guarantees after construction: blank or whitespace-only optional fields are ``None``;
     the common name is 1-64 characters and at most 64 UTF-8 bytes; O/OU are at most 64
-    and ST/L at most 128 characters; the country is two upper-case ASCII letters
-    (ISO 3166 alpha-2 shape); no field has leading or trailing whitespace or control
+    and ST/L at most 128 characters; the country is an assigned ISO 3166-1
+    alpha-2 code in upper case; no field has leading or trailing whitespace or control
     characters. Otherwise raises :class:`InvalidSubject`
     (an :class:`InvalidCAParameters`) whose ``field`` names the attribute at fault.
     """
@@ -85,9 +71,10 @@ class SubjectFields:
                 "letters take 2 to 4 bytes each.",
                 field="common_name",
             )
-        if self.country is not None and not _COUNTRY_RE.fullmatch(self.country):
+        if self.country is not None and not is_country_code(self.country):
             raise InvalidSubject(
-                "Country must be a two-letter upper-case code such as US or DE.",
+                "Country must be an ISO 3166-1 two-letter code in upper case, such as US "
+                f"or DE; {self.country[:8]!r} is not one.",
                 field="country",
             )
 

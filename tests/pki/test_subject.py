@@ -112,12 +112,17 @@ def test_invalid_fields(kwargs: dict[str, object], field: str, message: str) -> 
     assert exc.value.field == field
 
 
-@pytest.mark.parametrize("country", ["de", "DEU", "D", "D1", "ÄÖ", " DE"])
-def test_country_must_be_two_upper_case_letters(country: str) -> None:
+@pytest.mark.parametrize("country", ["de", "DEU", "D", "D1", "ÄÖ", " DE", "ZZ", "UK", "AA"])
+def test_country_must_be_an_iso_3166_alpha_2_code(country: str) -> None:
     with pytest.raises(InvalidCAParameters) as exc:
         SubjectFields("ok", country=country)
-    assert str(exc.value) == "Country must be a two-letter upper-case code such as US or DE."
+    assert str(exc.value).startswith("Country must be an ISO 3166-1 two-letter code")
     assert exc.value.field == "country"
+
+
+@pytest.mark.parametrize("country", ["GB", "US", "DE", "JP", "XK"])
+def test_assigned_country_codes_are_accepted(country: str) -> None:
+    assert SubjectFields("ok", country=country).country == country
 
 
 def test_fields_are_frozen() -> None:
