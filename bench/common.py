@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmarks: timing the server side of a request, percentiles,
+logging in through the real login form, and the machine's load for the record."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+PASSWORD = "correct horse battery staple"
+
+
+class ServerTimer:
+    """WSGI middleware around ``app.wsgi_app``: wall and CPU time (ms) of the server side
+    of the last request (routing, session and login, the view, the rendered body), without
+    the test client's own work."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.last = (0.0, 0.0)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start, cpu = time.perf_counter(), time.process_time()
+        iterable = self.wsgi_app(environ, start_response)
+        try:
+            body = list(iterable)
+        finally:
+            if hasattr(iterable, "close"):
+                iterable.close()
+            self.last = ((time.perf_counter() - start) * 1000,
+                         (time.process_time() - cpu) * 1000)
+        return body
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def login(client: Any, email: str, password: str = PASSWORD) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    if not match:
+        raise RuntimeError("no CSRF token on /login")
+    response = client.post("/login", data={"email": email, "password": password,
+                                           "csrf_token": match.group(1) or match.group(2)})
+    if response.status_code != 302:
+        raise RuntimeError(f"login failed: {response.status_code}")
+
+
+def loadavg() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else (os.cpu_count() or 1)
