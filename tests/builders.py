@@ -15,8 +15,11 @@ def add_domain(app: Flask, name: str, enabled: bool = True) -> int:
         return domains.add_domain(name, enabled=enabled).id
 
 
-def issuing_ca(app: Flask, run_jobs) -> str:
-    """A root and an intermediate made by the real worker; returns the intermediate id."""
+def issuing_ca(app: Flask, run_jobs, validity_days: int = 730) -> str:
+    """A root and an intermediate made by the real worker; returns the intermediate id.
+    The default validity outlives the requests' default (365 days), so requests are not
+    cut at the intermediate's notAfter (``validity.clamped_to_issuer``) unless a test
+    asks for it."""
     from app.services import pki
 
     with app.app_context():
@@ -26,7 +29,7 @@ def issuing_ca(app: Flask, run_jobs) -> str:
     with app.app_context():
         inter = pki.request_intermediate(
             pki.CAParameters(common_name="Test Issuing", algorithm="ec-256",
-                             validity_days=365), root_id)
+                             validity_days=validity_days), root_id)
         inter_id = str(inter.id)
     run_jobs()
     return inter_id

@@ -3,6 +3,7 @@ Templates only branch on what this module prepares."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -20,6 +21,7 @@ from app.domain.defaults import (
     default_key_usage,
     default_validity,
 )
+from app.domain.issuer_validity import validity_clamp_warning
 from app.domain.policy import Enforced, Violation
 from app.services.intake import Assessment
 from app.services.issuers import IssuerChoice, issuer_choices
@@ -155,6 +157,22 @@ class StepView:
         if kind == "extended_key_usage":
             return list(default_extended_key_usage())
         return list(default_key_usage(self.is_ec))
+
+    @property
+    def validity_warning(self) -> Violation | None:
+        """``validity.clamped_to_issuer`` for the issuer and validity shown now, beside the
+        validity field (unless the step's messages already carry it)."""
+        if any(v.code == "validity.clamped_to_issuer" for v in self.warnings):
+            return None
+        choice = next((c for c in self.issuers if c.issuer_id == self.issuer_id), None)
+        try:
+            days = int(str(self.validity).strip())
+        except ValueError:
+            return None
+        if choice is None:
+            return None
+        return validity_clamp_warning(days, f"'{choice.name}'", choice.not_after,
+                                      datetime.now(UTC))
 
     @property
     def issuer_id(self) -> str:
