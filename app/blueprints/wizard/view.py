@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from app.domain.choices import (
+    ALGORITHMS,
     EC_FORBIDDEN_KEY_USAGES,
     EXTENDED_KEY_USAGES,
     KEY_USAGES,
@@ -43,7 +44,20 @@ def values_from_form(step: str, form: MultiDict[str, str]) -> dict[str, Any]:
             values[key] = [v for v in form.getlist(key) if v]
         elif key in form:
             values[key] = form.get(key, "").strip()
+    if step == "crypto":
+        _usages_follow_algorithm(values, form)
     return values
+
+
+def _usages_follow_algorithm(values: dict[str, Any], form: MultiDict[str, str]) -> None:
+    """When the algorithm changed and the key usages are still the defaults the page showed
+    for the previous one (``usages_default`` / ``usages_for``), derive them again for the
+    new algorithm (``app.domain.defaults``). Usages the user changed are kept."""
+    algorithm, shown_for = values.get("algorithm", ""), form.get("usages_for", "")
+    if algorithm not in ALGORITHMS or not shown_for or algorithm == shown_for:
+        return
+    if set(values.get("key_usage", [])) == set(form.getlist("usages_default")):
+        values["key_usage"] = list(default_key_usage(algorithm_family(algorithm) == "ecdsa"))
 
 
 @dataclass
@@ -137,11 +151,12 @@ class StepView:
         return (self.algorithm in self.algorithms and algorithm_family(self.algorithm) == "ecdsa") \
             or self.algorithm.startswith("ec-")
 
-    def usage_rows(self, kind: str) -> list[dict[str, Any]]:
-        """Checkbox rows for key usage / extended key usage with lock and EC state."""
+    def usage_rows(self, kind: str, defaults: bool = False) -> list[dict[str, Any]]:
+        """Checkbox rows for key usage / extended key usage with lock and EC state
+        (``defaults``: as they would be if the user had not chosen any)."""
         names = KEY_USAGES if kind == "key_usage" else EXTENDED_KEY_USAGES
         required = set(self.lock(kind).value) if self.lock(kind) else set()
-        chosen = self.values.get(kind)
+        chosen = None if defaults else self.values.get(kind)
         if chosen is None:
             chosen = self._default_usages(kind)
         rows = []
@@ -152,6 +167,13 @@ class StepView:
                          "ec_blocked": ec_blocked,
                          "policy": self.lock(kind).policy if name in required else None})
         return rows
+
+    @property
+    def default_key_usage_shown(self) -> list[str]:
+        """The key usages the page would tick by default for the algorithm shown (locked
+        ones included): posted back, they tell an untouched default from a choice."""
+        return [row["name"] for row in self.usage_rows("key_usage", defaults=True)
+                if row["checked"]]
 
     def _default_usages(self, kind: str) -> list[str]:
         if kind == "extended_key_usage":
