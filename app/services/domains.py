@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
 
@@ -13,9 +14,20 @@ from app.models.domains import DOMAIN_KIND_DNS, DOMAIN_KIND_NETWORK
 from app.services import audit
 from app.services.errors import Conflict, ValidationFailed
 
-# Later capabilities (orders, policies) register a counter here; a domain any counter
-# reports as referenced can be disabled but not deleted (SPEC section 2).
-REFERENCE_COUNTERS: dict[str, Callable[[Domain], int]] = {}
+
+@dataclass(frozen=True)
+class Usage:
+    """How many of one kind of thing use a domain, and a few of them by name."""
+
+    count: int
+    examples: tuple[str, ...] = ()
+
+
+# Later capabilities (orders, certificates, couriers, policies) register a counter here,
+# by plural label; a domain any counter reports as used can be disabled but not deleted.
+REFERENCE_COUNTERS: dict[str, Callable[[Domain], Usage | int]] = {}
+_SINGULAR = {"orders": "order", "certificates": "certificate", "couriers": "courier",
+             "policies": "policy"}
 
 
 def parse_entry(raw: str) -> tuple[str, str]:
@@ -51,9 +63,28 @@ def set_enabled(domain: Domain, enabled: bool, *, actor: User | None = None) -> 
     db.session.commit()
 
 
-def references(domain: Domain) -> dict[str, int]:
-    counts = {label: count(domain) for label, count in REFERENCE_COUNTERS.items()}
-    return {label: n for label, n in counts.items() if n}
+def references(domain: Domain) -> dict[str, Usage]:
+    """What uses ``domain``, by label (only labels with a use)."""
+    from app.services import domain_usage, policies  # noqa: F401  (register their counters)
+
+    found = {}
+    for label, counter in REFERENCE_COUNTERS.items():
+        usage = counter(domain)
+        usage = usage if isinstance(usage, Usage) else Usage(usage)
+        if usage.count:
+            found[label] = usage
+    return found
+
+
+def describe_usage(used: dict[str, Usage]) -> str:
+    """"2 orders (www.example.com, api.example.com) and 1 courier (web-01)"."""
+    parts = []
+    for label, usage in used.items():
+        noun = _SINGULAR.get(label, label) if usage.count == 1 else label
+        shown = ", ".join(usage.examples)
+        more = ", …" if usage.count > len(usage.examples) else ""
+        parts.append(f"{usage.count} {noun}" + (f" ({shown}{more})" if shown else ""))
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def assigned_user_count(domain: Domain) -> int:
@@ -63,12 +94,12 @@ def assigned_user_count(domain: Domain) -> int:
 
 
 def delete_domain(domain: Domain, *, actor: User | None = None) -> None:
-    """Delete an unreferenced domain; user assignments to it go with it."""
+    """Delete a domain nothing uses (see ``references``); user assignments to it go with
+    it. Refused with Conflict ``domain.in_use`` naming the users otherwise."""
     used = references(domain)
     if used:
-        what = ", ".join(f"{n} {label}" for label, n in used.items())
-        raise Conflict(f"{domain.name} is used by {what}; disable it instead.",
-                       code="domain.in_use")
+        raise Conflict(f"{domain.display_name} is used by {describe_usage(used)}, so it cannot "
+                       "be deleted; disable it instead.", code="domain.in_use")
     audit.record("domain.delete", resource_type="domain", resource_id=domain.id, actor=actor,
                  details={"name": domain.name, "kind": domain.kind})
     db.session.delete(domain)

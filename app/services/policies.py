@@ -181,18 +181,20 @@ def import_documents(data: Any, *, actor: User | None = None) -> dict[str, list[
 
 # ---- domains referenced by policies ------------------------------------------------------------
 
-def _patterns_under(domain: Domain, records: Iterable[PolicyRecord]) -> int:
+def _patterns_under(domain: Domain, records: Iterable[PolicyRecord]) -> list[str]:
+    """Names of the policies with a domain pattern ``domain`` covers."""
     name = domain.name
-    count = 0
+    found = []
     for record in records:
         bases = (p.removeprefix("*.") for p in record.matching_criteria.get("domains", []))
         if any(b == name or b.endswith("." + name) for b in bases):
-            count += 1
-    return count
+            found.append(record.name)
+    return found
 
 
-def count_policies_referencing(domain: Domain) -> int:
-    return 0 if domain.is_network else _patterns_under(domain, list_policies())
+def count_policies_referencing(domain: Domain) -> domain_service.Usage:
+    names = [] if domain.is_network else _patterns_under(domain, list_policies())
+    return domain_service.Usage(len(names), tuple(names[:3]))
 
 
 domain_service.REFERENCE_COUNTERS["policies"] = count_policies_referencing

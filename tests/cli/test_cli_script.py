@@ -260,7 +260,7 @@ def test_pki_refuses_bad_input(cli: Cli, worker: WorkerProcess) -> None:
         Refusal(("pki", "create-root", "--cn", "X"), "ca.common_name_length",
                 "Common name must be 3 to 64 characters"),
         Refusal(("pki", "create-root", "--cn", "CLI Root 2", "--country", "GBR"),
-                "ca.subject", "Country must be a two-letter"),
+                "ca.subject", "Country must be an ISO 3166-1 two-letter code"),
         Refusal(("pki", "create-root", "--cn", "CLI Root 2", "--validity-days", "0"),
                 "ca.validity", "Validity must be 1 to 9125 days"),
         Refusal(("pki", "create-root", "--cn", "cli root"), "ca.duplicate",

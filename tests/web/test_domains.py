@@ -110,20 +110,91 @@ def test_delete_removes_the_domain_and_its_assignments(app, admin_client) -> Non
         assert db.session.get(User, user_id).domains == []
 
 
-def test_delete_refuses_a_referenced_domain(app, admin_client) -> None:
-    from app.services import domains as domain_service
+def _domain_id(app, name: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Domain.id).where(Domain.name == name))
+
+
+def _delete(admin_client, app, name: str) -> str:
+    response = post(admin_client, f"/admin/domains/{_domain_id(app, name)}/delete",
+                    follow_redirects=True)
+    return response.get_data(as_text=True)
+
+
+def test_delete_refuses_a_domain_covering_an_order_or_certificate(app, admin_client,
+                                                                  jobs) -> None:
+    from tests.builders import issuing_ca
+    from tests.web.test_certificates import issue
+
+    for name in ("example.com", "example.net", "sub.example.org", "example.org"):
+        post(admin_client, "/admin/domains/", {"name": name})
+    issuer = issuing_ca(app, jobs)
+    issue(app, jobs, issuer, "admin@example.com", "www.example.com", ("api.example.com",))
+    issue(app, jobs, issuer, "admin@example.com", "deep.sub.example.org", ())
+    body = _delete(admin_client, app, "example.com")
+    assert ("example.com is used by 1 order (www.example.com) and 1 certificate "
+            "(www.example.com), so it cannot be deleted; disable it instead.") in body
+    # A label-suffix match: the parent of a registered subdomain covers its names too.
+    assert "example.org is used by 1 order (deep.sub.example.org)" in \
+        _delete(admin_client, app, "example.org")
+    # Disabling stays possible; an unused domain is deleted.
+    post(admin_client, f"/admin/domains/{_domain_id(app, 'example.com')}/enabled",
+         {"enabled": "0"})
+    assert "Deleted example.net." in _delete(admin_client, app, "example.net")
+    assert _names(app) == ["example.com", "example.org", "sub.example.org"]
+    with app.app_context():
+        assert db.session.get(Domain, _domain_id(app, "example.com")).enabled is False
+
+
+def test_a_name_only_in_the_sans_counts_and_lookalikes_do_not(app, admin_client,
+                                                            jobs) -> None:
+    from tests.builders import issuing_ca
+    from tests.web.test_certificates import issue
+
+    for name in ("example.com", "notexample.com", "example.co"):
+        post(admin_client, "/admin/domains/", {"name": name})
+    issuer = issuing_ca(app, jobs)
+    issue(app, jobs, issuer, "admin@example.com", "www.notexample.com", ("x.example.com",))
+    assert "example.com is used by 1 order (www.notexample.com)" in \
+        _delete(admin_client, app, "example.com")
+    assert "Deleted example.co." in _delete(admin_client, app, "example.co")
+
+
+def test_delete_refuses_a_domain_a_courier_is_allowed(app, admin_client) -> None:
+    from tests.api.conftest import make_courier
+
+    for name in ("example.com", "dev.example.com", "10.0.0.0/8", "10.1.0.0/16"):
+        post(admin_client, "/admin/domains/", {"name": name})
+    make_courier(app, "web-01", domains=("dev.example.com",))
+    make_courier(app, "lab", domains=("10.1.0.0/16",))
+    assert "example.com is used by 1 courier (web-01)" in \
+        _delete(admin_client, app, "example.com")
+    assert "dev.example.com is used by 1 courier (web-01)" in \
+        _delete(admin_client, app, "dev.example.com")
+    assert "10.0.0.0/8 is used by 1 courier (lab)" in _delete(admin_client, app, "10.0.0.0/8")
+    assert len(_names(app)) == 4
+
+
+def test_delete_refuses_a_network_covering_an_order_ip(app, admin_client, jobs) -> None:
+    from tests.builders import issuing_ca
+    from tests.web.test_certificates import issue
+
+    for name in ("example.com", "192.0.2.0/24", "198.51.100.0/24"):
+        post(admin_client, "/admin/domains/", {"name": name})
+    issuer = issuing_ca(app, jobs)
+    issue(app, jobs, issuer, "admin@example.com", "www.example.com", ("192.0.2.10",))
+    assert "192.0.2.0/24 is used by 1 order (www.example.com) and 1 certificate" in \
+        _delete(admin_client, app, "192.0.2.0/24")
+    assert "Deleted 198.51.100.0/24." in _delete(admin_client, app, "198.51.100.0/24")
+
+
+def test_delete_names_the_policies_using_a_domain(app, admin_client) -> None:
+    from tests.builders import add_policy
 
     post(admin_client, "/admin/domains/", {"name": "example.com"})
-    with app.app_context():
-        domain_id = db.session.scalar(select(Domain.id))
-    domain_service.REFERENCE_COUNTERS["orders"] = lambda d: 2
-    try:
-        response = post(admin_client, f"/admin/domains/{domain_id}/delete",
-                        follow_redirects=True)
-    finally:
-        del domain_service.REFERENCE_COUNTERS["orders"]
-    assert "is used by 2 orders; disable it instead" in response.get_data(as_text=True)
-    assert _names(app) == ["example.com"]
+    add_policy(app, "Prod TLS", ["*.prod.example.com"], [])
+    assert "example.com is used by 1 policy (Prod TLS)" in \
+        _delete(admin_client, app, "example.com")
 
 
 def test_unknown_domain_id_is_404(admin_client) -> None:
