@@ -38,9 +38,11 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 def _bind_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (registers every model on the metadata)
+    from app.models.base import include_in_autogenerate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True,
+                     include_object=include_in_autogenerate)
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)

@@ -28,3 +28,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Indexes only migrations manage, because they exist on one backend alone: the trigram
+#: index behind the Orders page's common-name search is PostgreSQL's (migration 0005_w2).
+MIGRATION_ONLY_INDEXES = frozenset({"ix_orders_common_name_trgm"})
+
+
+def include_in_autogenerate(obj: object, name: str | None, type_: str, reflected: bool,
+                            compare_to: object) -> bool:
+    """Alembic ``include_object``: model/schema comparison leaves those indexes alone."""
+    return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
