@@ -92,7 +92,10 @@ _SCHEMAS: dict[str, Any] = {
             "status": _STATUS,
             "status_url": _string("Where to poll the order (GET, same bearer token)."),
             "warnings": {"type": "array", "items": _ref("Detail"),
-                         "description": "Soft policy violations: the order goes on."},
+                         "description": "Soft violations: the order goes on. Soft policy "
+                                        "rules, and validity.clamped_to_issuer when the "
+                                        "certificate will end at the issuing CA's notAfter "
+                                        "(the message gives the date)."},
         },
         "required": ["order_id", "status", "status_url"],
         "additionalProperties": False,
