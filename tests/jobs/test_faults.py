@@ -288,9 +288,10 @@ def test_the_same_job_delivered_several_times_to_two_workers_gives_one_certifica
 
     def copies_done() -> list[Any] | None:
         with fault_app.app_context():
+            from app.jobs.allowlist import SERIALIZER
             from app.jobs.queue import redis_connection
 
-            jobs = Job.fetch_many(copies, connection=redis_connection())
+            jobs = Job.fetch_many(copies, connection=redis_connection(), serializer=SERIALIZER)
         states = [job.get_status() if job else None for job in jobs]
         assert "failed" not in states, (states, workers.tails())
         return [job.return_value() for job in jobs] \
