@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 instance_path=os.environ.get("INSTANCE_PATH") or None)
     _configure(app, test_config)
     _bind_extensions(app)
+    _install_input_guard(app)
     _register_blueprints(app)
     _register_web_helpers(app)
     _register_cli(app)
@@ -46,6 +47,12 @@ def _bind_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+
+
+def _install_input_guard(app: Flask) -> None:
+    from app.web import input_guard
+
+    input_guard.install(app)  # before the blueprints: it replaces the <int:…> converter
 
 
 def _migrations_dir() -> str:
@@ -80,10 +87,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_web_helpers(app: Flask) -> None:
-    from app.web import errors, templating
+    from app.web import errors, sessions, templating
 
     errors.register_error_handlers(app)
     templating.register_template_helpers(app)
+    sessions.register(app)
     from app.blueprints import api
 
     api.install_fallback(app)  # JSON, not pages, for errors under /api/ (e.g. unknown paths)

@@ -33,6 +33,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("APP_ENV") == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # Server-side sessions (app/services/sessions.py): 8 h idle, 24 h in all.
+        "SESSION_IDLE_SECONDS": int(os.environ.get("SESSION_IDLE_SECONDS", str(8 * 3600))),
+        "SESSION_MAX_SECONDS": int(os.environ.get("SESSION_MAX_SECONDS", str(24 * 3600))),
+        "PERMANENT_SESSION_LIFETIME": 24 * 3600,
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),

@@ -14,7 +14,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import AuditEvent, Domain, User
 from app.models.base import utcnow
-from app.services import audit
+from app.services import audit, sessions
 from app.services.errors import Conflict, ServiceError, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 12
@@ -111,6 +111,10 @@ def update_user(user: User, *, role: str, domain_ids: Iterable[int], enabled: bo
     after = {"role": user.role, "enabled": user.enabled,
              "domains": [d.name for d in user.domains]}
     changes = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    if "role" in changes or (before["enabled"] and not enabled):
+        # New rights, or none: every open session starts over (or stays out).
+        sessions.end_all(user.id, sessions.ROLE_CHANGED if "role" in changes
+                         else sessions.DISABLED)
     if changes:
         audit.record("user.update", resource_type="user", resource_id=user.id, actor=actor,
                      details={"email": user.email, "changes": changes})
@@ -129,6 +133,7 @@ def reset_password(user: User, actor: User | None) -> str:
     one_time = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(one_time)
     user.must_change_password = True
+    sessions.end_all(user.id, sessions.PASSWORD_RESET)
     audit.record("user.password_reset", resource_type="user", resource_id=user.id, actor=actor,
                  details={"email": user.email})
     db.session.commit()
@@ -136,6 +141,8 @@ def reset_password(user: User, actor: User | None) -> str:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Change the user's own password and end all of their sessions (this browser's too:
+    the caller starts a fresh one for it)."""
     if not check_password_hash(user.password_hash, current or ""):
         raise ValidationFailed("The current password is not correct.",
                                code="password.wrong", field="current_password")
@@ -145,6 +152,7 @@ def change_password(user: User, current: str, new: str) -> None:
                                code="password.unchanged", field="new_password")
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
+    sessions.end_all(user.id, sessions.PASSWORD_CHANGED)
     audit.record("user.password_change", resource_type="user", resource_id=user.id,
                  actor=user)
     db.session.commit()

@@ -8,7 +8,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.domain.roles import ROLE_LABELS, Permission, Role
-from app.extensions import login_manager
 
 ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
 
@@ -19,13 +18,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["role_label"] = lambda r: ROLE_LABELS.get(Role(r), r)
     app.jinja_env.filters["days_left"] = days_left
     app.jinja_env.filters["combine_status"] = lambda args, status: {**args, "status": status}
-
-    @login_manager.user_loader
-    def load_user(user_id: str) -> object:
-        from app.extensions import db
-        from app.models import User
-
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
     @app.before_request
     def force_password_change() -> Response | None:
