@@ -17,6 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("INSTANCE_PATH") or None)
     _configure(app, test_config)
+    _trust_proxies(app)
     _bind_extensions(app)
     _install_input_guard(app)
     _register_blueprints(app)
@@ -35,6 +36,17 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     ensure_secret_key(app.config, app.instance_path)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from
+    the X-Forwarded-For/-Proto entries those proxies added; otherwise ignore the headers
+    (anyone can send them)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _bind_extensions(app: Flask) -> None:

@@ -39,8 +39,15 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 24 * 3600,
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
+        # Login throttling per (account, client address): app/services/login_throttle.py.
+        "LOGIN_FREE_FAILURES": int(os.environ.get("LOGIN_FREE_FAILURES", "5")),
+        "LOGIN_DELAY_BASE_SECONDS": int(os.environ.get("LOGIN_DELAY_BASE_SECONDS", "5")),
+        "LOGIN_DELAY_MAX_SECONDS": int(os.environ.get("LOGIN_DELAY_MAX_SECONDS", "900")),
+        "LOGIN_THROTTLE_WINDOW_SECONDS": int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS",
+                                                            "3600")),
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto: only
+        # then is the client address taken from that header (werkzeug ProxyFix).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "PAGE_SIZE": 25,
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",

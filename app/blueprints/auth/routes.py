@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -12,13 +21,14 @@ from app.blueprints.forms import ActionForm, attach_error
 from app.extensions import db
 from app.services import audit, sessions, users
 from app.services.errors import NotFound, ServiceError
+from app.services.login_throttle import LoginThrottled
 from app.web.sessions import current_session_id, log_in, log_out
 
 bp = Blueprint("auth", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("clm.home"))
     form = LoginForm()
@@ -29,7 +39,10 @@ def login() -> Response | str | tuple[str, int]:
         user = users.authenticate(form.email.data, form.password.data, request.remote_addr)
     except ServiceError as exc:
         form.form_errors.append(exc.message)
-        return render_template("auth/login.html", form=form), exc.status
+        response = make_response(render_template("auth/login.html", form=form), exc.status)
+        if isinstance(exc, LoginThrottled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     log_in(user)
     return redirect(_safe_next(request.args.get("next")))
 
