@@ -34,6 +34,9 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     ensure_secret_key(app.config, app.instance_path)
+    from app.web import rate_limits
+
+    rate_limits.configure(app.config)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
 
@@ -57,6 +60,9 @@ def _bind_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    from app.web.rate_limits import limiter
+
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
 

@@ -50,8 +50,11 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "PAGE_SIZE": 25,
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
+        # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
                                                             "120")),
+        "COURIER_AUTH_RATE_LIMIT_PER_MINUTE": int(
+            os.environ.get("COURIER_AUTH_RATE_LIMIT_PER_MINUTE", "30")),
         # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending
         # orders whose job is gone after the grace, and recovers processing orders whose
         # worker died after the timeout (longer than the 120 s issuance job timeout).

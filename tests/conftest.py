@@ -100,7 +100,7 @@ def _drop_queue(url: str, queue: str) -> None:
 
     connection = Redis.from_url(url)
     Queue(queue, connection=connection).empty()
-    keys = list(connection.scan_iter(f"rq:*{queue}*"))
+    keys = [*connection.scan_iter(f"rq:*{queue}*"), *connection.scan_iter(f"limits:{queue}*")]
     if keys:
         connection.delete(*keys)
 
