@@ -105,9 +105,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_web_helpers(app: Flask) -> None:
-    from app.web import errors, sessions, templating
+    from app.web import errors, headers, sessions, templating
 
     errors.register_error_handlers(app)
+    headers.register(app)
     templating.register_template_helpers(app)
     sessions.register(app)
     from app.blueprints import api
