@@ -1,7 +1,16 @@
 """Admin → Users (super admins only)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -16,6 +25,7 @@ from app.services import domains as domain_service
 from app.services import users
 from app.services.errors import ServiceError
 from app.web.access import require
+from app.web.htmx import no_store
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
 
@@ -34,7 +44,7 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @require(Permission.MANAGE_USERS)
-def create() -> str | tuple[str, int]:
+def create() -> Response | tuple[str, int]:
     form = UserCreateForm()
     form.domains.choices = _domain_choices()
     if form.validate_on_submit():
@@ -46,7 +56,7 @@ def create() -> str | tuple[str, int]:
         except ServiceError as exc:
             attach_error(form, exc, "email")
         else:
-            return render_template("admin_users/created.html", user=user, password=one_time)
+            return _one_time_password_page(user, one_time)
     status = 422 if request.method == "POST" else 200
     return render_template("admin_users/new.html", form=form), status
 
@@ -79,10 +89,14 @@ def edit(user_id: int) -> Response | str | tuple[str, int]:
 
 @bp.post("/<int:user_id>/reset-password")
 @require(Permission.MANAGE_USERS)
-def reset_password(user_id: int) -> str | tuple[str, int]:
+def reset_password(user_id: int) -> Response:
     user = _get_user(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    password = users.reset_password(user, current_user)
-    return render_template("admin_users/created.html", user=user, password=password,
-                           reset=True)
+    return _one_time_password_page(user, users.reset_password(user, current_user), reset=True)
+
+
+def _one_time_password_page(user: User, password: str | None, reset: bool = False) -> Response:
+    """Shown once: no browser or proxy may keep a copy (Cache-Control: no-store)."""
+    return no_store(make_response(render_template("admin_users/created.html", user=user,
+                                                  password=password, reset=reset)))
