@@ -54,6 +54,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
                                                             "120")),
+        # How long a courier's platform-made key waits (as a JWE) to be fetched once.
+        "COURIER_KEY_TTL_SECONDS": int(os.environ.get("COURIER_KEY_TTL_SECONDS", "86400")),
         "COURIER_AUTH_RATE_LIMIT_PER_MINUTE": int(
             os.environ.get("COURIER_AUTH_RATE_LIMIT_PER_MINUTE", "30")),
         # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending

@@ -127,6 +127,7 @@ def test_a_csr_is_issued_and_the_chain_verifies(app, client, jobs, courier, toke
     order = client.get(body["status_url"], headers=bearer(token)).get_json()
     assert order["status"] == "complete", order
     assert order["key_source"] == "csr" and "private_key_jwe" not in order
+    assert "key_status" not in order
     assert order["error"] is None and order["finished_at"]
     cert = x509.load_pem_x509_certificate(order["certificate_pem"].encode())
     assert cert.public_key().public_numbers() == key.public_key().public_numbers()
@@ -179,7 +180,7 @@ def test_a_platform_made_key_comes_back_only_as_a_jwe(app, client, jobs, pki, ke
     jobs()
     order = client.get(status_url, headers=bearer(token)).get_json()
     assert order["status"] == "complete", order
-    assert order["key_source"] == "platform"
+    assert order["key_source"] == "platform" and order["key_status"] == "included"
     token_text = order["private_key_jwe"]
     assert "PRIVATE KEY" not in token_text and token_text.count(".") == 4
 

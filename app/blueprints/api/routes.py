@@ -17,7 +17,7 @@ from app.blueprints.api import errors, openapi, presenters
 from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
 from app.extensions import csrf
 from app.models import Courier
-from app.services import courier_api, couriers
+from app.services import courier_api, courier_keys, couriers
 from app.services.couriers import CourierAuthFailed
 from app.web.rate_limits import courier_auth_limit, per_courier_limit
 
@@ -105,7 +105,11 @@ def submit_certificate() -> Response:
 @bp.get("/courier/orders/<order_id>")
 @courier_required
 def get_order(order_id: str) -> Response:
-    return jsonify(presenters.order(courier_api.order_for(_current(), order_id)))
+    order = courier_api.order_for(_current(), order_id)
+    certificate = order.certificate
+    key = courier_keys.take(certificate) \
+        if certificate is not None and certificate.key_went_to_courier else None
+    return jsonify(presenters.order(order, key))
 
 
 @bp.get("/courier/certificates/<certificate_id>")
