@@ -19,6 +19,7 @@ from app.models.pki import CA_ACTIVE, CA_PENDING
 from app.services import pki
 from tests.builders import add_domain, add_policy, count
 from tests.conftest import make_user
+from tests.e2e.browser_helpers import csp_refusals
 from tests.e2e.conftest import page_in_new_context
 from tests.e2e.rq_worker import FlushWatch, WorkerProcess
 from tests.e2e.test_admin_pki_flow import is_htmx_post, log_in
@@ -147,19 +148,9 @@ def sans(page: Page) -> Locator:
 
 # ---- the tests ----------------------------------------------------------------------------
 
-def csp_violations(page: Page) -> list[str]:
-    """Everything the browser refuses under the Content-Security-Policy (it reports each
-    refusal on the console), and every script error, for the rest of the test."""
-    found: list[str] = []
-    page.on("console", lambda m: found.append(m.text)
-            if "Content Security Policy" in m.text else None)
-    page.on("pageerror", lambda e: found.append(f"script error: {e}"))
-    return found
-
-
 def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
         app: Flask, page: Page, live_server: str, worker_process: WorkerProcess) -> None:
-    refused_by_csp = csp_violations(page)
+    refused_by_csp = csp_refusals(page)
     user_with_one_domain(app)
     issuing_id = active_local_pki(app, worker_process)
     corp_identity_policy(app)
