@@ -6,7 +6,7 @@ environment. ``worker.py`` and the ``flask`` CLI build the same app without this
 import os
 import sys
 
-from app.config import kek_in_web_environment
+from app.services.keyring import kek_in_web_environment
 
 refusal = kek_in_web_environment(os.environ)
 if refusal:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +66,6 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SWEEP_PROCESSING_TIMEOUT_SECONDS": float(
             os.environ.get("SWEEP_PROCESSING_TIMEOUT_SECONDS", "300")),
     }
-
-
-def kek_in_web_environment(environ: Mapping[str, str]) -> str | None:
-    """Why the web server must not start with this environment, or None. In production
-    the key-encryption key belongs to the worker alone (ideally its own OS user): a web
-    process that holds it turns any request-handling bug into a way to every private key."""
-    if environ.get("APP_ENV") == "production" and environ.get("KEY_ENCRYPTION_KEYS"):
-        return ("KEY_ENCRYPTION_KEYS is set in the web server's environment. In production "
-                "only the worker may hold the key-encryption key: remove the variable from "
-                "the web server's environment and give it to the worker alone (run the "
-                "worker under its own OS user; see docs/deployment.md).")
-    return None
 
 
 def normalize_database_url(url: str) -> str:

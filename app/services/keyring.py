@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import current_app
@@ -19,6 +20,18 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 log = logging.getLogger(__name__)
 WORKER_DIR = "worker"
 KEYRING_NAME = "key-encryption-keys"
+
+
+def kek_in_web_environment(environ: Mapping[str, str]) -> str | None:
+    """Why the web server must not start with this environment, or None. In production
+    the key-encryption key belongs to the worker alone (ideally its own OS user): a web
+    process that holds it turns any request-handling bug into a way to every private key."""
+    if environ.get("APP_ENV") == "production" and environ.get("KEY_ENCRYPTION_KEYS"):
+        return ("KEY_ENCRYPTION_KEYS is set in the web server's environment. In production "
+                "only the worker may hold the key-encryption key: remove the variable from "
+                "the web server's environment and give it to the worker alone (run the "
+                "worker under its own OS user; see docs/deployment.md).")
+    return None
 
 
 def worker_dir(instance_path: str) -> Path:
