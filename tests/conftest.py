@@ -69,7 +69,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def app(test_settings: dict[str, str]) -> Iterator[Flask]:
     os.environ["INSTANCE_PATH"] = test_settings["INSTANCE_PATH"]
     _reset_database(test_settings["SQLALCHEMY_DATABASE_URI"])
-    application = create_app({**test_settings, "TESTING": True, "LOGIN_MAX_FAILURES": 5})
+    application = create_app({**test_settings, "TESTING": True})
     with application.app_context():
         upgrade()
     yield application
@@ -100,7 +100,7 @@ def _drop_queue(url: str, queue: str) -> None:
 
     connection = Redis.from_url(url)
     Queue(queue, connection=connection).empty()
-    keys = list(connection.scan_iter(f"rq:*{queue}*"))
+    keys = [*connection.scan_iter(f"rq:*{queue}*"), *connection.scan_iter(f"limits:{queue}*")]
     if keys:
         connection.delete(*keys)
 

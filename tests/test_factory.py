@@ -69,3 +69,4 @@ def test_worker_refuses_to_start_in_production_without_a_key_encryption_key(tmp_
     assert result.returncode != 0
     assert "KEY_ENCRYPTION_KEYS must be set" in result.stderr
     assert not (tmp_path / "key-encryption-keys").exists()
+    assert not (tmp_path / "worker").exists()

@@ -13,6 +13,7 @@ import queue
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -50,9 +51,10 @@ class StartedPlatform:
     """The start command as a child process, with its output read line by line in a thread
     (a blocking read in the test itself could hang past any timeout)."""
 
-    def __init__(self, instance: Path, port: int) -> None:
+    def __init__(self, instance: Path, port: int, extra_env: dict[str, str] | None = None
+                 ) -> None:
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-        env |= {"INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"}
+        env |= {"INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scripts.start_platform", "--port", str(port)],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -98,8 +100,9 @@ class StartedPlatform:
 
 
 @contextmanager
-def running_platform(instance: Path, port: int) -> Iterator[StartedPlatform]:
-    platform = StartedPlatform(instance, port)
+def running_platform(instance: Path, port: int, extra_env: dict[str, str] | None = None
+                     ) -> Iterator[StartedPlatform]:
+    platform = StartedPlatform(instance, port, extra_env)
     try:
         yield platform
     finally:
@@ -149,6 +152,38 @@ def check_demo_over_http(base_url: str, password: str) -> None:
         assert re.search(r"<td>\s*example\.com\b", domains.text), domains.text
 
 
+def _children_named(platform: StartedPlatform, word: str) -> list[psutil.Process]:
+    return [p for p in platform.descendants() if word in " ".join(p.cmdline())]
+
+
+def check_secrets_stay_with_their_process(platform: StartedPlatform, instance: Path,
+                                          kek: str | None) -> None:
+    """The web server never gets the key-encryption key; the worker's folder is private;
+    the private Redis answers nobody without the generated password."""
+    web = _children_named(platform, "gunicorn")
+    worker = _children_named(platform, "worker.py")
+    assert web and worker
+    for process in web:
+        assert "KEY_ENCRYPTION_KEYS" not in process.environ(), process.cmdline()
+    for process in worker:
+        assert process.environ().get("KEY_ENCRYPTION_KEYS") == kek
+    folder = instance / "worker"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    if kek is None:
+        assert stat.S_IMODE((folder / "key-encryption-keys").stat().st_mode) == 0o600
+    assert not (instance / "key-encryption-keys").exists()
+    password_file = instance / "redis-password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(5)
+        conn.connect(str(instance / "redis.sock"))
+        conn.sendall(b"PING\r\n")
+        assert conn.recv(256).startswith(b"-NOAUTH")
+    password = password_file.read_text().strip()
+    assert not any(password in " ".join(p.cmdline()) for p in platform.descendants())
+    assert password not in platform.text()
+
+
 def stop_and_check_nothing_left(platform: StartedPlatform, instance: Path) -> None:
     children = platform.descendants()
     assert {"redis", "worker", "web"} <= {
@@ -187,14 +222,18 @@ def test_start_command_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None
         # The one-time banner is the only place the password appears.
         assert first.text().count(password.group(1)) == 1
         check_demo_over_http(base_url, password.group(1))
+        check_secrets_stay_with_their_process(first, instance, kek=None)
         stop_and_check_nothing_left(first, instance)
 
+    # The same key given explicitly: the worker alone receives it.
+    kek = (instance / "worker" / "key-encryption-keys").read_text().strip()
     port = free_port()
-    with running_platform(instance, port) as second:
+    with running_platform(instance, port, {"KEY_ENCRYPTION_KEYS": kek}) as second:
         base_url = wait_until_ready(second, port)
         assert second.find(PASSWORD_RE) is None
         assert "admin@example.com (password unchanged since first start" in second.text()
         check_demo_over_http(base_url, password.group(1))  # still the first password
+        check_secrets_stay_with_their_process(second, instance, kek=kek)
         stop_and_check_nothing_left(second, instance)
 
 
@@ -205,6 +244,15 @@ def test_help_lists_options_and_environment() -> None:
     for word in ("--port", "--host", "--no-demo", "DATABASE_URL", "REDIS_URL", "INSTANCE_PATH",
                  "PORT"):
         assert word in result.stdout
+
+
+def test_only_the_worker_gets_the_key_encryption_key() -> None:
+    from scripts.start_platform import child_environments
+
+    web, worker = child_environments({"KEY_ENCRYPTION_KEYS": "k1:abc", "SECRET_KEY": "s",
+                                      "REDIS_URL": "redis://x"})
+    assert web == {"SECRET_KEY": "s", "REDIS_URL": "redis://x"}
+    assert worker["KEY_ENCRYPTION_KEYS"] == "k1:abc" and worker["SECRET_KEY"] == "s"
 
 
 def test_settings_are_logged_without_credentials() -> None:

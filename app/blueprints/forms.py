@@ -2,11 +2,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flask_wtf import FlaskForm
+from wtforms import IntegerField
 from wtforms.fields.choices import SelectChoice
 
 from app.services.errors import ServiceError
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField that refuses numbers of more than 15 digits as "not a number" before
+    any validator sees them (WTForms' NumberRange fails on ints too large for a float)."""
+
+    MAX_DIGITS = 15
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        raw = str(valuelist[0]).strip() if valuelist else ""
+        if len(raw.lstrip("+-")) > self.MAX_DIGITS:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
 
 
 class ActionForm(FlaskForm):

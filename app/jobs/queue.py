@@ -12,6 +12,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
+from app.jobs.allowlist import SERIALIZER, check_enqueueable
+
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +23,8 @@ def redis_connection() -> Redis:
 
 
 def get_queue() -> Queue:
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection(),
+                 serializer=SERIALIZER)
 
 
 def enqueue_once(func: Callable[..., Any], job_id: str, *args: Any, description: str,
@@ -30,7 +33,9 @@ def enqueue_once(func: Callable[..., Any], job_id: str, *args: Any, description:
 
     ``description`` is set explicitly because RQ logs it, and its default would include the
     arguments (which may carry sealed secrets). Returns False when Redis cannot be reached:
-    the database row stays as it is and can be re-enqueued later."""
+    the database row stays as it is and can be re-enqueued later. ``func`` must be in the
+    worker's allow-list (``app.jobs.allowlist``), and every argument JSON-friendly."""
+    check_enqueueable(func)
     try:
         get_queue().enqueue(func, *args, job_id=job_id, unique=True, description=description,
                             job_timeout=job_timeout, result_ttl=0, failure_ttl=86400,
@@ -52,7 +57,8 @@ def job_state(job_id: str) -> str | None:
     from rq.job import Job
 
     try:
-        return Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=redis_connection(), serializer=SERIALIZER)
+        return job.get_status(refresh=False)
     except NoSuchJobError:
         return None
     except RedisError:
@@ -74,7 +80,7 @@ def started_job_is_alive(job_id: str) -> bool:
 
     connection = redis_connection()
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
     except NoSuchJobError:
         return False
     except RedisError:
@@ -98,4 +104,4 @@ def discard_job(job_id: str) -> None:
     from rq.job import Job
 
     with contextlib.suppress(NoSuchJobError, RedisError):
-        Job.fetch(job_id, connection=redis_connection()).delete()
+        Job.fetch(job_id, connection=redis_connection(), serializer=SERIALIZER).delete()

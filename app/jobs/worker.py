@@ -8,6 +8,7 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.queue import Queue
 
+from app.jobs.allowlist import SERIALIZER, AllowListedJob
 from app.jobs.queue import get_queue, redis_connection
 
 
@@ -16,7 +17,8 @@ class AppWorker(SimpleWorker):
     starts with a new database session (no stale identity map between jobs).
 
     A non-forking worker keeps the connection pool and is ~4x faster per job than the
-    forking one; a crash still leaves the database as the source of truth."""
+    forking one; a crash still leaves the database as the source of truth. Jobs are JSON
+    and only allow-listed functions run (``app.jobs.allowlist``)."""
 
     app: Flask
 
@@ -27,6 +29,7 @@ class AppWorker(SimpleWorker):
 
 def build_worker(app: Flask, name: str | None = None) -> AppWorker:
     with app.app_context():
-        worker = AppWorker([get_queue()], connection=redis_connection(), name=name)
+        worker = AppWorker([get_queue()], connection=redis_connection(), name=name,
+                           job_class=AllowListedJob, serializer=SERIALIZER)
     worker.app = app
     return worker

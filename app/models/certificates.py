@@ -47,8 +47,11 @@ class Certificate(db.Model):
     # Only when the platform made the key; AES-256-GCM token bound to this row's id.
     encrypted_private_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     # For a courier's platform-made key: the key as a JWE to the courier's public key,
-    # made by the worker at issuance (the web process cannot decrypt keys).
+    # made by the worker at issuance, and the only copy (not also under the KEK). It is
+    # handed out once, or deleted after COURIER_KEY_TTL_SECONDS (services/courier_keys.py).
     key_jwe: Mapped[str | None] = mapped_column(Text, nullable=True)
+    key_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    key_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     owner_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -68,6 +71,10 @@ class Certificate(db.Model):
     @property
     def has_key(self) -> bool:
         return self.encrypted_private_key is not None
+
+    @property
+    def key_went_to_courier(self) -> bool:
+        return self.key_status is not None
 
 
 class CertificateExport(db.Model):

@@ -33,6 +33,15 @@ class User(UserMixin, db.Model):
         secondary=user_domains, order_by="Domain.name", lazy="selectin"
     )
 
+    # Set per request by the session loader (not a column): Flask-Login stores get_id() in
+    # the signed cookie, and for us that is the random token of a UserSession row.
+    session_token = None
+
+    def get_id(self) -> str:
+        if not self.session_token:
+            raise RuntimeError("log users in through app.web.sessions.log_in")
+        return self.session_token
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of disabled users
         return self.enabled

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import CertificateAlert, User
 from app.models.alerts import ALERT_POLICY_HARD_FAIL, ALERT_POLICY_SOFT_FAIL
 from app.models.base import utcnow
+from app.services import audit
 from app.services.errors import NotFound
 from app.services.requesters import Requester
 
@@ -65,6 +66,7 @@ def visible_alerts(user: User, *, include_acknowledged: bool, limit: int, before
 
 
 def acknowledge(alert_id: int, user: User) -> CertificateAlert:
+    """Mark an alert the user may see as acknowledged (once), with an audit event."""
     alert = db.session.get(CertificateAlert, alert_id)
     if alert is None or not (user.can(Permission.VIEW_ALL_ORDERS)
                              or alert.requester_user_id == user.id):
@@ -72,5 +74,9 @@ def acknowledge(alert_id: int, user: User) -> CertificateAlert:
     if alert.acknowledged_at is None:
         alert.acknowledged_at = utcnow()
         alert.acknowledged_by_id = user.id
+        audit.record("alert.acknowledge", resource_type="alert", resource_id=alert.id,
+                     actor=user, details={"type": alert.type, "policy": alert.policy_name,
+                                          "rule": alert.rule, "common_name": alert.common_name,
+                                          "requester": alert.requester_label})
         db.session.commit()
     return alert

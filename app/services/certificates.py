@@ -66,7 +66,8 @@ class CertificateFilters:
                 problems.append("Ignored an unknown issuer.")
                 issuer = ""
         expiring = (args.get("expiring") or "").strip()
-        if expiring and not (expiring.isdigit() and 1 <= int(expiring) <= MAX_EXPIRING_DAYS):
+        if expiring and not (expiring.isascii() and expiring.isdigit()
+                             and 1 <= int(expiring) <= MAX_EXPIRING_DAYS):
             problems.append(f"Ignored 'expiring within {expiring[:10]} days': enter a whole "
                             f"number of days from 1 to {MAX_EXPIRING_DAYS}.")
             expiring = ""

@@ -1,6 +1,6 @@
 """The couriers' JSON API use cases (SPEC 8): submitting a certificate request (with
-``Idempotency-Key`` replay), per-courier rate limiting, and the orders and certificates a
-courier may read.
+``Idempotency-Key`` replay), and the orders and certificates a courier may read (the rate
+limits are in ``app.web.rate_limits``).
 
 No rule lives here. A body becomes a :class:`CertificateRequest` through
 ``intake.request_from_values`` / ``intake.request_from_csr`` (as the wizard and the CSR
@@ -15,16 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +31,7 @@ from app.extensions import db
 from app.models import ApiIdempotencyKey, Certificate, Courier, Order
 from app.services import alerts
 from app.services.couriers import requester_for_courier
-from app.services.errors import NotFound, ServiceError, ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import (
     SUBJECT_FIELDS,
     assess,
@@ -52,19 +47,9 @@ from app.services.orders import PolicyRejected, submit_order
 log = logging.getLogger(__name__)
 
 PATHWAY = "courier"
-RATE_WINDOW_SECONDS = 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # Options taken from the body with a CSR (the key and the subject come from the CSR).
 CSR_OPTIONS = ("digest", "validity_days", "key_usage", "extended_key_usage", "issuer_id")
-
-
-class RateLimited(ServiceError):
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many requests for this courier; retry in {retry_after} "
-                         "seconds.", code="rate_limited")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -72,44 +57,6 @@ class Submission:
     order: Order
     warnings: tuple[Violation, ...]
     replayed: bool = False
-
-
-# ---- rate limiting -------------------------------------------------------------------------
-
-def check_rate_limit(bucket: str) -> None:
-    """Count one request against ``bucket`` (a courier, or auth attempts for one courier
-    uuid) in a fixed one-minute window (Redis INCR + EXPIRE) and raise RateLimited over
-    COURIER_RATE_LIMIT_PER_MINUTE. If Redis cannot be reached the request is allowed and a
-    warning logged: the limit protects the platform, and refusing every courier while
-    Redis is down would stop issuance that the database alone could still accept."""
-    limit = int(current_app.config.get("COURIER_RATE_LIMIT_PER_MINUTE", 120))
-    if limit <= 0:
-        return
-    now = time.time()
-    window = int(now // RATE_WINDOW_SECONDS)
-    key = f"courier-api:rate:{current_app.config['RQ_QUEUE']}:{bucket}:{window}"
-    try:
-        connection = Redis.from_url(current_app.config["REDIS_URL"],
-                                    socket_connect_timeout=0.5, socket_timeout=0.5)
-        pipe = connection.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 2 * RATE_WINDOW_SECONDS)
-        count, _ = pipe.execute()
-    except RedisError as exc:
-        log.warning("courier rate limit not applied, Redis is unreachable: %s",
-                    exc.__class__.__name__)
-        return
-    if int(count) > limit:
-        retry_after = max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
-        raise RateLimited(retry_after)
-
-
-def auth_bucket(courier_uuid: str) -> str:
-    return "auth:" + hashlib.sha256(courier_uuid.strip().lower().encode()).hexdigest()[:32]
-
-
-def courier_bucket(courier: Courier) -> str:
-    return f"courier:{courier.id.hex}"
 
 
 # ---- submission ----------------------------------------------------------------------------

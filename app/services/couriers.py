@@ -194,7 +194,8 @@ def authenticate(courier_uuid: str, client_id: str, client_secret: str) -> tuple
     valid = check_password_hash(courier.secret_hash if courier else _DUMMY_HASH,
                                 client_secret or "")
     if (courier is None or not valid or not courier.enabled
-            or not hmac.compare_digest(courier.client_id, client_id or "")):
+            or not hmac.compare_digest(courier.client_id.encode(),
+                                       (client_id or "").encode())):
         audit.record("courier.auth", outcome=audit.FAILURE, resource_type="courier",
                      resource_id=str(courier_uuid)[:64], actor_label="courier")
         db.session.commit()

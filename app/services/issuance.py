@@ -25,6 +25,7 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.providers.base import ProviderRejectedError, SubmitStatus
 from app.providers.local_pki import IssuingCA, LocalPKIProvider
+from app.services import courier_keys
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -133,8 +134,10 @@ def _provider_for(request: CertificateRequest,
 def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
            chain: tuple[x509.Certificate, ...], key: object | None,
            keyring: KeyEncryptionKeyring, recipient: str | None = None) -> Issued:
-    """``recipient``: the courier's public key PEM; the platform-made key is also stored
-    as a JWE to it (``key_jwe``), in the same transaction as the certificate."""
+    """``recipient``: the courier's public key PEM. A platform-made key for a courier is
+    stored only as a JWE to it (``key_jwe``, handed out once), never under the KEK; a
+    user's platform-made key is stored under the KEK for later export."""
+    for_courier = key is not None and recipient is not None
     certificate_id = uuid.uuid4()
     row = Certificate(
         id=certificate_id, order_id=order.id, source="managed",
@@ -150,10 +153,11 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         chain_pem="".join(certificate_to_pem(c).decode() for c in chain),
         encrypted_private_key=keyring.encrypt(private_key_to_pem(key),  # type: ignore[arg-type]
                                               certificate_key_binding(certificate_id))
-        if key is not None else None,
+        if key is not None and not for_courier else None,
         key_jwe=encrypt_to_public_key(private_key_to_pem(key),  # type: ignore[arg-type]
-                                      recipient)
-        if key is not None and recipient is not None else None,
+                                      recipient)  # type: ignore[arg-type]
+        if for_courier else None,
+        key_status=courier_keys.PENDING if for_courier else None,
         owner_user_id=order.requested_by_user_id)
     if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE,
                       f"Issued certificate serial {row.serial_hex}", finished_at=utcnow(),

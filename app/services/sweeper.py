@@ -16,7 +16,7 @@ from app.extensions import db
 from app.jobs.queue import LIVE_JOB_STATES, discard_job, job_state, started_job_is_alive
 from app.models import Order
 from app.models.base import utcnow
-from app.services import pki
+from app.services import courier_keys, pki
 from app.services.order_flow import transition
 from app.services.orders import enqueue_issue
 
@@ -29,10 +29,11 @@ class SweepReport:
     recovered: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     cas_requeued: int = 0
+    keys_expired: int = 0  # courier keys (JWE) not fetched in time, deleted
 
     def as_dict(self) -> dict[str, object]:
         return {"requeued": self.requeued, "recovered": self.recovered, "failed": self.failed,
-                "cas_requeued": self.cas_requeued}
+                "cas_requeued": self.cas_requeued, "keys_expired": self.keys_expired}
 
 
 def sweep(*, pending_grace: float | None = None,
@@ -54,6 +55,7 @@ def sweep(*, pending_grace: float | None = None,
             Order.status == OrderStatus.PENDING, Order.submitted_at <= now - grace)):
         _requeue_if_lost(order, report)
     report.cas_requeued = pki.requeue_pending()
+    report.keys_expired = courier_keys.expire_undelivered()
     return report
 
 

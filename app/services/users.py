@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import AuditEvent, Domain, User
+from app.models import Domain, User
 from app.models.base import utcnow
-from app.services import audit
+from app.services import audit, login_throttle, sessions
 from app.services.errors import Conflict, ServiceError, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 12
@@ -25,10 +23,6 @@ _TIMING_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
 class LoginRefused(ServiceError):
     status = 401
-
-
-class LoginThrottled(ServiceError):
-    status = 429
 
 
 def normalize_email(raw: str) -> str:
@@ -111,6 +105,10 @@ def update_user(user: User, *, role: str, domain_ids: Iterable[int], enabled: bo
     after = {"role": user.role, "enabled": user.enabled,
              "domains": [d.name for d in user.domains]}
     changes = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    if "role" in changes or (before["enabled"] and not enabled):
+        # New rights, or none: every open session starts over (or stays out).
+        sessions.end_all(user.id, sessions.ROLE_CHANGED if "role" in changes
+                         else sessions.DISABLED)
     if changes:
         audit.record("user.update", resource_type="user", resource_id=user.id, actor=actor,
                      details={"email": user.email, "changes": changes})
@@ -129,6 +127,7 @@ def reset_password(user: User, actor: User | None) -> str:
     one_time = secrets.token_urlsafe(12)
     user.password_hash = generate_password_hash(one_time)
     user.must_change_password = True
+    sessions.end_all(user.id, sessions.PASSWORD_RESET)
     audit.record("user.password_reset", resource_type="user", resource_id=user.id, actor=actor,
                  details={"email": user.email})
     db.session.commit()
@@ -136,6 +135,8 @@ def reset_password(user: User, actor: User | None) -> str:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Change the user's own password and end all of their sessions (this browser's too:
+    the caller starts a fresh one for it)."""
     if not check_password_hash(user.password_hash, current or ""):
         raise ValidationFailed("The current password is not correct.",
                                code="password.wrong", field="current_password")
@@ -145,17 +146,18 @@ def change_password(user: User, current: str, new: str) -> None:
                                code="password.unchanged", field="new_password")
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
+    sessions.end_all(user.id, sessions.PASSWORD_CHANGED)
     audit.record("user.password_change", resource_type="user", resource_id=user.id,
                  actor=user)
     db.session.commit()
 
 
 def authenticate(email: str, password: str, source_ip: str | None) -> User:
-    """Check a login. Failures are audited and counted: after LOGIN_MAX_FAILURES recent
-    failures for one e-mail (or five times that from one address) logins are refused until
-    the window passes, even with the right password."""
+    """Check a login. Failures are audited; repeated failures of one account from one
+    address make that pair wait, with growing delays (``login_throttle``), which no
+    third party can turn into a lock-out of the account's owner."""
     key = (email or "").strip().lower()
-    _refuse_if_throttled(key, source_ip)
+    login_throttle.check(key, source_ip)
     user = db.session.scalar(select(User).where(User.email == key))
     valid = check_password_hash(user.password_hash if user else _TIMING_DUMMY_HASH,
                                 password or "")
@@ -173,27 +175,3 @@ def authenticate(email: str, password: str, source_ip: str | None) -> User:
     audit.record("auth.login", resource_type="user", resource_id=key[:64], actor=user)
     db.session.commit()
     return user
-
-
-def _refuse_if_throttled(key: str, source_ip: str | None) -> None:
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    window = timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
-    since = utcnow() - window
-    base = select(func.count(AuditEvent.id)).where(
-        AuditEvent.action == "auth.login", AuditEvent.outcome == audit.FAILURE,
-        AuditEvent.timestamp >= since)
-    last_success = db.session.scalar(
-        select(func.max(AuditEvent.timestamp)).where(
-            AuditEvent.action == "auth.login", AuditEvent.outcome == audit.SUCCESS,
-            AuditEvent.resource_id == key[:64]))
-    by_account = base.where(AuditEvent.resource_id == key[:64])
-    if last_success is not None:
-        by_account = by_account.where(AuditEvent.timestamp > last_success)
-    too_many = (db.session.scalar(by_account) or 0) >= limit
-    if source_ip and not too_many:
-        too_many = (db.session.scalar(base.where(AuditEvent.source_ip == source_ip)) or 0) \
-            >= limit * 5
-    if too_many:
-        minutes = max(1, window.seconds // 60)
-        raise LoginThrottled(
-            f"Too many failed logins. Try again in {minutes} minutes.", code="auth.throttled")

@@ -8,7 +8,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.domain.roles import ROLE_LABELS, Permission, Role
-from app.extensions import login_manager
 
 ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
 
@@ -20,26 +19,12 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["days_left"] = days_left
     app.jinja_env.filters["combine_status"] = lambda args, status: {**args, "status": status}
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> object:
-        from app.extensions import db
-        from app.models import User
-
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
-
     @app.before_request
     def force_password_change() -> Response | None:
         if (current_user.is_authenticated and current_user.must_change_password
                 and request.endpoint not in ALLOWED_WHILE_PASSWORD_CHANGE):
             return redirect(url_for("auth.change_password"))
         return None
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
 
 def format_datetime(value: datetime | None) -> str:

@@ -127,6 +127,7 @@ def test_a_csr_is_issued_and_the_chain_verifies(app, client, jobs, courier, toke
     order = client.get(body["status_url"], headers=bearer(token)).get_json()
     assert order["status"] == "complete", order
     assert order["key_source"] == "csr" and "private_key_jwe" not in order
+    assert "key_status" not in order
     assert order["error"] is None and order["finished_at"]
     cert = x509.load_pem_x509_certificate(order["certificate_pem"].encode())
     assert cert.public_key().public_numbers() == key.public_key().public_numbers()
@@ -179,7 +180,7 @@ def test_a_platform_made_key_comes_back_only_as_a_jwe(app, client, jobs, pki, ke
     jobs()
     order = client.get(status_url, headers=bearer(token)).get_json()
     assert order["status"] == "complete", order
-    assert order["key_source"] == "platform"
+    assert order["key_source"] == "platform" and order["key_status"] == "included"
     token_text = order["private_key_jwe"]
     assert "PRIVATE KEY" not in token_text and token_text.count(".") == 4
 
@@ -343,23 +344,58 @@ def test_each_courier_is_rate_limited_with_retry_after(app, client, courier, tok
                       headers=bearer(other_token)).status_code == 404
 
 
-def test_auth_attempts_are_rate_limited_per_courier_uuid(app, client, courier,
-                                                         low_limit) -> None:
-    wrong = {**courier.auth_body(), "client_secret": "guess"}
-    response, _ = _until_limited(lambda: client.post(f"{API}/auth", json=wrong), low_limit)
-    assert response.status_code == 429 and response.headers["Retry-After"]
-    # Even the right secret waits for the window now.
+@pytest.fixture
+def low_auth_limit(app):
+    saved = app.config["COURIER_AUTH_RATE_LIMIT_PER_MINUTE"]
+    app.config["COURIER_AUTH_RATE_LIMIT_PER_MINUTE"] = 3
+    yield 3
+    app.config["COURIER_AUTH_RATE_LIMIT_PER_MINUTE"] = saved
+
+
+def _auth_failures(app) -> int:
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with app.app_context():
+        return db.session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "courier.auth"))
+
+
+def test_auth_attempts_are_rate_limited_per_client_address_before_hashing(
+        app, client, courier, low_auth_limit) -> None:
+    def random_uuid_guess():
+        return client.post(f"{API}/auth", json={**courier.auth_body(),
+                                                "uuid": str(uuid.uuid4()),
+                                                "client_secret": "guess"})
+
+    response, statuses = _until_limited(random_uuid_guess, low_auth_limit)
+    assert set(statuses[:-1]) == {401}
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    recorded = _auth_failures(app)
+    # Over the limit nothing is hashed or recorded, and the right secret waits too.
+    for _ in range(5):
+        assert random_uuid_guess().status_code == 429
     assert client.post(f"{API}/auth", json=courier.auth_body()).status_code == 429
+    assert _auth_failures(app) == recorded
+    # The courier itself, from its own address, is not locked out by the guesser.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.44"
+    assert elsewhere.post(f"{API}/auth", json=courier.auth_body()).status_code == 200
 
 
-def test_without_redis_requests_are_allowed(app, client, courier, token, low_limit) -> None:
-    saved = app.config["REDIS_URL"]
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
-    try:
-        statuses = {client.get(f"{API}/orders/{uuid.uuid4()}", headers=bearer(token))
-                    .status_code for _ in range(low_limit + 2)}
-    finally:
-        app.config["REDIS_URL"] = saved
+def test_without_redis_requests_are_allowed(app, client, courier, token, low_limit,
+                                            monkeypatch) -> None:
+    from limits.storage import storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    nothing_there = storage_from_string("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    monkeypatch.setitem(app.extensions, "platform_rate_limits",
+                        (nothing_there, FixedWindowRateLimiter(nothing_there)))
+    statuses = {client.get(f"{API}/orders/{uuid.uuid4()}", headers=bearer(token))
+                .status_code for _ in range(low_limit + 2)}
     assert statuses == {404}
 
 

@@ -19,6 +19,7 @@ from app.models.pki import CA_ACTIVE, CA_PENDING
 from app.services import pki
 from tests.builders import add_domain, add_policy, count
 from tests.conftest import make_user
+from tests.e2e.browser_helpers import csp_refusals
 from tests.e2e.conftest import page_in_new_context
 from tests.e2e.rq_worker import FlushWatch, WorkerProcess
 from tests.e2e.test_admin_pki_flow import is_htmx_post, log_in
@@ -149,6 +150,7 @@ def sans(page: Page) -> Locator:
 
 def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
         app: Flask, page: Page, live_server: str, worker_process: WorkerProcess) -> None:
+    refused_by_csp = csp_refusals(page)
     user_with_one_domain(app)
     issuing_id = active_local_pki(app, worker_process)
     corp_identity_policy(app)
@@ -158,10 +160,16 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
         {"action": "disable_wildcard", "fail": "hard"}])
 
     log_in(page, USER)
+    home = page.goto("/")
+    assert home is not None
+    policy = home.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "style-src 'self';" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
     loads = count_page_loads(page)
     step = open_wizard(page)
     draft = draft_id(page)
     expect(step).to_contain_text("You may request names under: example.com.")
+    expect(page.locator("style")).to_have_count(0)  # htmx's inline indicator style is off
     before = loads()
 
     # -- Step 0: a name outside the user's domain is refused, naming it, without a reload.
@@ -330,6 +338,18 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
     expect(page.locator("#submit-request")).to_be_disabled()
     expect(page.locator("#blocked-note")).to_be_visible()
     assert count(app, Order) == 1
+    # The whole walk ran under the Content-Security-Policy without a single refusal …
+    assert refused_by_csp == []
+    # … and the policy is really enforced (an inline handler is refused, and reported).
+    page.evaluate("document.body.insertAdjacentHTML('beforeend',"
+                  " '<img src=\"/static/none.png\" onerror=\"window.ran = 1\">')")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    expect(page.locator("body")).to_have_count(1)
+    deadline = time.monotonic() + 5
+    while not refused_by_csp and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert any("inline event handler" in m for m in refused_by_csp), refused_by_csp
+    assert page.evaluate("window.ran") is None
 
 
 @pytest.fixture

@@ -246,7 +246,8 @@ def test_redis_down_at_submit_leaves_the_order_pending_until_redis_is_back(
     # A sweep while Redis is still down neither raises nor changes anything.
     with fault_app.app_context():
         assert sweep(pending_grace=0, processing_timeout=0).as_dict() == {
-            "requeued": [], "recovered": [], "failed": [], "cas_requeued": 0}
+            "requeued": [], "recovered": [], "failed": [], "cas_requeued": 0,
+            "keys_expired": 0}
         db.session.remove()
     assert _statuses(fault_app) == {order_id: "pending"}
 
@@ -287,9 +288,10 @@ def test_the_same_job_delivered_several_times_to_two_workers_gives_one_certifica
 
     def copies_done() -> list[Any] | None:
         with fault_app.app_context():
+            from app.jobs.allowlist import SERIALIZER
             from app.jobs.queue import redis_connection
 
-            jobs = Job.fetch_many(copies, connection=redis_connection())
+            jobs = Job.fetch_many(copies, connection=redis_connection(), serializer=SERIALIZER)
         states = [job.get_status() if job else None for job in jobs]
         assert "failed" not in states, (states, workers.tails())
         return [job.return_value() for job in jobs] \

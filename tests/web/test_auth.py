@@ -73,6 +73,7 @@ def test_login_is_throttled_after_repeated_failures(app, client) -> None:
     response = _login(client, "admin@example.com", TEST_PASSWORD)
     assert response.status_code == 429
     assert "Too many failed logins" in response.get_data(as_text=True)
+    assert 1 <= int(response.headers["Retry-After"]) <= 5
     assert client.get("/").status_code == 302
 
 

@@ -41,4 +41,5 @@ def test_web_app_serves_every_page_without_the_key_encryption_key(
     assert client.get(f"/admin/pki/{detail}").status_code == 200
     assert client.get(f"/admin/pki/{detail}/certificate.pem").status_code == 200
     assert not (tmp_path / "key-encryption-keys").exists()
+    assert not (tmp_path / "worker").exists()
     assert "KEY_ENCRYPTION_KEYS" not in os.environ

@@ -393,8 +393,32 @@ BAD_INPUT = {
     "empty file": (lambda: _file(b""), 422, "csr.missing", "The chosen file is empty."),
     "private key": (lambda: _paste(generate_private_key("ec-256").private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()), 422, "csr.invalid", "private key"),
+        serialization.NoEncryption()).decode()), 422, "csr.private_key", "private key"),
 }
+def _private_key_pem(fmt=serialization.PrivateFormat.PKCS8) -> str:
+    return generate_private_key("rsa-2048").private_bytes(
+        serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+
+
+@pytest.mark.parametrize("how", ["key alone", "CSR and key", "traditional RSA key",
+                                 "key file"])
+def test_a_pasted_private_key_is_never_echoed(app, user_client, how) -> None:
+    key = _private_key_pem(serialization.PrivateFormat.TraditionalOpenSSL
+                           if how == "traditional RSA key" else serialization.PrivateFormat.PKCS8)
+    text = _pem(_csr()[1]) + key if how == "CSR and key" else key
+    request = _file(text.encode()) if how == "key file" else _paste(text)
+    response = post(user_client, URL, request["data"],
+                    **({"content_type": request["content_type"]}
+                       if "content_type" in request else {}))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'data-code="csr.private_key"' in body and "was not kept" in body
+    for line in key.splitlines()[1:-1]:
+        assert line not in body
+    assert "PRIVATE KEY-----" not in body
+    _nothing_written(app)
+
+
 READ_BUT_REFUSED = {"csr.ca_requested", "name.outside_scope", "name.not_registered"}
 
 

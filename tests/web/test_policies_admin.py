@@ -157,12 +157,24 @@ def test_cli_import_changes_nothing_on_any_error(app, tmp_path) -> None:
 
 
 def test_policy_names_cannot_break_out_of_the_delete_confirmation(app, admin_client) -> None:
-    add_policy(app, "x'); alert(1); ('", ["example.com"], [])
+    """The prompt is a data-confirm attribute read by app.js (the CSP allows no inline
+    handlers): the name is plain, HTML-escaped attribute text, never script."""
+    from html.parser import HTMLParser
+
+    name = "x'); alert(1); (\"<b>"
+    add_policy(app, name, ["example.com"], [])
     body = admin_client.get("/admin/policies/").get_data(as_text=True)
-    handler = body.split("onsubmit=")[1].split(">")[0]
-    # An HTML entity (&#39;) would be decoded back to a quote before the script runs; a
-    # JSON escape (\u0027) stays inside the string.
-    assert "&#39;" not in handler and "\\u0027" in handler
+    assert "onsubmit" not in body
+
+    class Prompts(HTMLParser):
+        found: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.found += [v for k, v in attrs if k == "data-confirm"]
+
+    parser = Prompts()
+    parser.feed(body)
+    assert parser.found == [f"Delete policy {name}?"]
 
 
 def test_edit_form_shows_each_rules_values_and_saves_unchanged(app, admin_client) -> None:

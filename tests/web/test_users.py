@@ -104,3 +104,14 @@ def test_list_shows_users(app, admin_client) -> None:
     make_user(app, "dave@example.com", role="policy_admin")
     body = admin_client.get("/admin/users/").get_data(as_text=True)
     assert "dave@example.com" in body and "Policy admin" in body
+
+
+def test_one_time_password_pages_are_not_stored(app, admin_client) -> None:
+    created = post(admin_client, "/admin/users/new", {"email": "fresh@example.com",
+                                                      "role": "user"})
+    assert created.status_code == 200 and "one-time-password" in created.get_data(as_text=True)
+    assert created.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.email == "fresh@example.com"))
+    reset = post(admin_client, f"/admin/users/{user_id}/reset-password")
+    assert reset.status_code == 200 and reset.headers["Cache-Control"] == "no-store"

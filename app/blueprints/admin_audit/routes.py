@@ -1,13 +1,14 @@
 """Admin → Audit log: newest first, keyset-paginated by id."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
 
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import AuditEvent
 from app.web.access import require
+from app.web.input_guard import int_arg
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
 
@@ -16,7 +17,7 @@ bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
 @require(Permission.VIEW_AUDIT)
 def index() -> str:
     size = current_app.config["PAGE_SIZE"]
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(size + 1)
     if before:
         query = query.where(AuditEvent.id < before)

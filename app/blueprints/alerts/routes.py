@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 
 from app.services import alerts
 from app.services.errors import NotFound
+from app.web.input_guard import int_arg
 
 bp = Blueprint("alerts", __name__, url_prefix="/certificates/alerts")
 
@@ -25,7 +26,7 @@ def index() -> str:
     show_all = request.args.get("show") == "all"
     rows, next_before = alerts.visible_alerts(
         current_user, include_acknowledged=show_all, limit=current_app.config["PAGE_SIZE"],
-        before=request.args.get("before", type=int))
+        before=int_arg("before"))
     return render_template("alerts/index.html", rows=rows, next_before=next_before,
                            show_all=show_all)
 

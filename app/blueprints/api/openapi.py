@@ -115,14 +115,25 @@ _SCHEMAS: dict[str, Any] = {
             "certificate_id": _UUID,
             "certificate_pem": _string("The certificate (when complete)."),
             "chain_pem": _string("Intermediates, without the root (when complete)."),
-            "private_key_jwe": _string(
-                "Only for a platform-made key: the PKCS#8 PEM private key as a compact "
-                "JWE (alg ECDH-ES+A256KW, enc A256GCM, kid = RFC 7638 thumbprint) "
-                "encrypted to the courier's public key."),
+            "key_status": {
+                "type": "string", "enum": ["included", "delivered", "expired"],
+                "description": "Only for a platform-made key, once issued: `included` — this "
+                               "response carries the key, the only time it is sent (the "
+                               "platform keeps no copy; store it before anything else); "
+                               "`delivered` — an earlier response carried it; `expired` — "
+                               "nobody fetched it within 24 hours of issuance and it was "
+                               "deleted (request a new certificate)."},
+            "private_key_jwe": _nullable(
+                "Only for a platform-made key, once issued: the PKCS#8 PEM private key as a "
+                "compact JWE (alg ECDH-ES+A256KW, enc A256GCM, kid = RFC 7638 thumbprint) "
+                "encrypted to the courier's public key, in the first response after "
+                "issuance (key_status `included`); null afterwards."),
         },
         "required": ["order_id", "status", "common_name", "error", "submitted_at",
                      "started_at", "finished_at", "key_source"],
-        "dependentRequired": {"certificate_id": ["certificate_pem", "chain_pem"]},
+        "dependentRequired": {"certificate_id": ["certificate_pem", "chain_pem"],
+                              "key_status": ["private_key_jwe", "certificate_id"],
+                              "private_key_jwe": ["key_status"]},
         "additionalProperties": False,
     },
     "Certificate": {
@@ -176,7 +187,8 @@ _RESPONSE_COMPONENTS = {
         "outside the courier's scope or not registered, CSR problems, policy). Nothing "
         "is created. Also idempotency.key_reused."),
     "TooManyRequests": _error(
-        "The courier's per-minute limit is used up (rate_limited).",
+        "The courier's per-minute limit is used up, or (for auth) the client address's "
+        "limit of authentication attempts (rate_limited).",
         {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
                          "description": "Seconds until the window resets."}}),
     "InternalError": _error("An internal error; it is logged, no details are returned."),
@@ -284,9 +296,12 @@ def _document() -> dict[str, Any]:
                 "Couriers request certificates with a bearer token from "
                 "`POST /api/v1/courier/auth`. Every error is "
                 '`{"error": {"code", "message", "details": [...]}}`. Each courier may '
-                "make COURIER_RATE_LIMIT_PER_MINUTE requests per minute (default 120; "
-                "auth attempts are counted per courier uuid); over it the answer is 429 "
-                "with Retry-After."),
+                "make COURIER_RATE_LIMIT_PER_MINUTE requests per minute (default 120), and "
+                "each client address COURIER_AUTH_RATE_LIMIT_PER_MINUTE auth attempts "
+                "(default 30); over a limit the answer is 429 with Retry-After. A key the "
+                "platform makes for a courier is returned once, as a JWE, by GET "
+                "/api/v1/courier/orders/{order_id} (key_status `included`), then deleted; "
+                "unfetched, it is deleted after 24 hours (`expired`)."),
         },
         "paths": _PATHS,
         "components": {

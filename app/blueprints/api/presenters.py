@@ -29,7 +29,9 @@ def accepted(order: Order, warnings: tuple[Violation, ...]) -> dict[str, Any]:
     return body
 
 
-def order(row: Order) -> dict[str, Any]:
+def order(row: Order, key: tuple[str, str | None] | None = None) -> dict[str, Any]:
+    """``key``: (key_status, private_key_jwe) of a platform-made key, from
+    ``courier_keys.take`` (which hands the JWE out once)."""
     body: dict[str, Any] = {
         "order_id": str(row.id), "status": row.status, "common_name": row.common_name,
         "error": row.error, "submitted_at": timestamp(row.submitted_at),
@@ -40,8 +42,8 @@ def order(row: Order) -> dict[str, Any]:
         body.update(certificate_id=str(certificate.id),
                     certificate_pem=certificate.certificate_pem,
                     chain_pem=certificate.chain_pem)
-        if certificate.key_jwe:
-            body["private_key_jwe"] = certificate.key_jwe
+        if key is not None:
+            body["key_status"], body["private_key_jwe"] = key
     return body
 
 

@@ -1,7 +1,7 @@
 """The couriers' JSON API (SPEC 8) under ``/api/v1/courier/`` and its OpenAPI document.
 
-Bearer tokens instead of sessions and CSRF tokens; every authenticated call and every
-auth attempt counts against the courier's per-minute limit."""
+Bearer tokens instead of sessions and CSRF tokens; every authenticated call counts against
+the courier's per-minute limit, every auth attempt against its address's (rate_limits)."""
 from __future__ import annotations
 
 import json
@@ -17,8 +17,9 @@ from app.blueprints.api import errors, openapi, presenters
 from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
 from app.extensions import csrf
 from app.models import Courier
-from app.services import courier_api, couriers
+from app.services import courier_api, courier_keys, couriers
 from app.services.couriers import CourierAuthFailed
+from app.web.rate_limits import courier_auth_limit, per_courier_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -59,12 +60,13 @@ def _bearer_token() -> str:
 
 
 def courier_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Authenticate the bearer token, then count the call against the courier's limit."""
+    limited = per_courier_limit(view)
+
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        courier = couriers.courier_for_token(_bearer_token())
-        courier_api.check_rate_limit(courier_api.courier_bucket(courier))
-        g.courier = courier
-        return view(*args, **kwargs)
+        g.courier = couriers.courier_for_token(_bearer_token())
+        return limited(*args, **kwargs)
 
     return wrapped
 
@@ -74,9 +76,9 @@ def _current() -> Courier:
 
 
 @bp.post("/courier/auth")
+@courier_auth_limit  # per client address, before the body is read or a secret hashed
 def auth() -> Response:
     body = check_body(json_body(), AUTH)
-    courier_api.check_rate_limit(courier_api.auth_bucket(body["uuid"]))
     token, expires_in = couriers.authenticate(body["uuid"], body["client_id"],
                                               body["client_secret"])
     return jsonify({"token": token, "token_type": "Bearer", "expires_in": expires_in})
@@ -103,7 +105,11 @@ def submit_certificate() -> Response:
 @bp.get("/courier/orders/<order_id>")
 @courier_required
 def get_order(order_id: str) -> Response:
-    return jsonify(presenters.order(courier_api.order_for(_current(), order_id)))
+    order = courier_api.order_for(_current(), order_id)
+    certificate = order.certificate
+    key = courier_keys.take(certificate) \
+        if certificate is not None and certificate.key_went_to_courier else None
+    return jsonify(presenters.order(order, key))
 
 
 @bp.get("/courier/certificates/<certificate_id>")

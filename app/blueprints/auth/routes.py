@@ -1,22 +1,34 @@
-"""Log in, log out, change password."""
+"""Log in, log out, change password, and Account → Sessions."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.blueprints.auth.forms import ChangePasswordForm, LoginForm
-from app.blueprints.forms import attach_error
-from app.services import audit, users
-from app.services.errors import ServiceError
+from app.blueprints.forms import ActionForm, attach_error
+from app.extensions import db
+from app.services import audit, sessions, users
+from app.services.errors import NotFound, ServiceError
+from app.services.login_throttle import LoginThrottled
+from app.web.sessions import current_session_id, log_in, log_out
 
 bp = Blueprint("auth", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("clm.home"))
     form = LoginForm()
@@ -27,8 +39,11 @@ def login() -> Response | str | tuple[str, int]:
         user = users.authenticate(form.email.data, form.password.data, request.remote_addr)
     except ServiceError as exc:
         form.form_errors.append(exc.message)
-        return render_template("auth/login.html", form=form), exc.status
-    login_user(user)
+        response = make_response(render_template("auth/login.html", form=form), exc.status)
+        if isinstance(exc, LoginThrottled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    log_in(user)
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -44,10 +59,8 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout() -> Response:
     audit.record("auth.logout", resource_type="user", resource_id=current_user.id)
-    from app.extensions import db
-
     db.session.commit()
-    logout_user()
+    log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -63,7 +76,40 @@ def change_password() -> Response | str | tuple[str, int]:
         except ServiceError as exc:
             attach_error(form, exc, "new_password")
         else:
-            flash("Your password has been changed.", "success")
+            # Every session of this account ended with the change; this browser goes on
+            # in a new one.
+            log_in(current_user._get_current_object())
+            flash("Your password has been changed. Every other session of your account "
+                  "has been signed out.", "success")
             return redirect(url_for("clm.home"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/change_password.html", form=form), status
+
+
+@bp.get("/account/sessions")
+@login_required
+def account_sessions() -> str:
+    return render_template("auth/sessions.html", rows=sessions.live_sessions(current_user),
+                           current_id=current_session_id(), limits=sessions.limits(),
+                           expires_at=sessions.expires_at, form=ActionForm())
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ending_this_one = session_id == current_session_id()
+    try:
+        sessions.end_session_of(current_user, session_id)
+    except NotFound:
+        abort(404)
+    audit.record("auth.session_end", resource_type="user", resource_id=current_user.id,
+                 details={"session": session_id, "current": ending_this_one})
+    db.session.commit()
+    if ending_this_one:
+        log_out(sessions.ENDED_BY_USER)
+        flash("This session has ended. You are logged out.", "info")
+        return redirect(url_for("auth.login"))
+    flash("The session has ended; that browser is signed out.", "success")
+    return redirect(url_for("auth.account_sessions"))

@@ -3,6 +3,7 @@ read the CSR from the form, judge it with the wizard's checks, submit it as an o
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,16 @@ from app.services.orders import submit_order
 from app.services.requesters import requester_for_user
 
 PATHWAY = "csr_upload"
+# A PEM private key of any kind (PKCS#8, RSA, EC, encrypted, OpenSSH), pasted or uploaded.
+_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----", re.IGNORECASE)
 MISSING = Violation(code="csr.missing", field="csr",
                     message="Paste a CSR (PEM) or choose a CSR file, then check it.")
 EMPTY_FILE = Violation(code="csr.missing", field="csr", message="The chosen file is empty.")
+PRIVATE_KEY = Violation(
+    code="csr.private_key", field="csr",
+    message="The text contains a private key. It was not kept and is not shown again. "
+            "A private key must stay secret, never pasted anywhere: paste only the "
+            "certificate signing request (-----BEGIN CERTIFICATE REQUEST-----).")
 NO_ISSUER = Violation(code="provider.unavailable", field="issuer_id",
                       message="No certificate provider is available: the Local PKI needs an "
                               "active intermediate CA.")
@@ -38,9 +46,10 @@ NO_ISSUER = Violation(code="provider.unavailable", field="issuer_id",
 @dataclass(frozen=True)
 class CsrInput:
     """What the form carried: the CSR data (file first, else pasted text) and the text to
-    show again in the textarea after a refusal."""
+    show again in the textarea after a refusal (never when it holds a private key)."""
     data: bytes | str | None
     echo: str = ""
+    holds_private_key: bool = False
 
 
 def read_input(form: MultiDict[str, str], files: MultiDict[str, FileStorage]) -> CsrInput:
@@ -48,14 +57,19 @@ def read_input(form: MultiDict[str, str], files: MultiDict[str, FileStorage]) ->
     read, so the parser's size bound refuses a larger one without reading the rest."""
     upload = files.get("csr_file")
     if upload is not None and upload.filename:
-        return CsrInput(upload.stream.read(MAX_CSR_BYTES + 1))
+        data = upload.stream.read(MAX_CSR_BYTES + 1)
+        return CsrInput(data, holds_private_key=_PRIVATE_KEY_RE.search(data) is not None)
     text = form.get("csr", "")
     if not text.strip():
         return CsrInput(None)
+    if _PRIVATE_KEY_RE.search(text.encode("utf-8", errors="replace")):
+        return CsrInput(text, holds_private_key=True)
     return CsrInput(text, echo=text if len(text) <= MAX_CSR_BYTES else "")
 
 
 def parse(source: CsrInput) -> tuple[ParsedCSR | None, list[Violation]]:
+    if source.holds_private_key:
+        return None, [PRIVATE_KEY]
     if source.data is None:
         return None, [MISSING]
     if not source.data:

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from app.blueprints.forms import choices
+from app.blueprints.forms import WholeNumberField, choices
 from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services.pki import (
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
@@ -29,7 +29,7 @@ class RootForm(FlaskForm):
                             choices=choices((a, ALGORITHM_LABELS[a]) for a in ALGORITHMS))
     digest = SelectField("Signature digest", default=DEFAULT_DIGEST,
                          choices=choices((d, d.upper().replace("SHA", "SHA-")) for d in DIGESTS))
-    validity_days = IntegerField(
+    validity_days = WholeNumberField(
         "Validity (days)", default=DEFAULT_ROOT_VALIDITY_DAYS,
         validators=[InputRequired(message="Enter the validity in days."),
                     NumberRange(MIN_CA_VALIDITY_DAYS, MAX_CA_VALIDITY_DAYS)])
@@ -49,7 +49,7 @@ class RootForm(FlaskForm):
 
 class IntermediateForm(RootForm):
     parent_id = SelectField("Signed by root", validators=[DataRequired()])
-    validity_days = IntegerField(
+    validity_days = WholeNumberField(
         "Validity (days)", default=DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
         validators=[InputRequired(message="Enter the validity in days."),
                     NumberRange(MIN_CA_VALIDITY_DAYS, MAX_CA_VALIDITY_DAYS)])

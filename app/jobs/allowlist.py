@@ -1,0 +1,95 @@
+"""What the worker agrees to run, and how jobs travel through Redis.
+
+The worker holds the key-encryption key, and RQ would import and call whatever function a
+queued job names. So every queue, job fetch and worker here uses RQ's ``JSONSerializer``
+(never pickle: a payload is data, never code), and the worker's job class refuses any job
+function or callback not listed below (the job fails with ``JobRefused`` and an error is
+logged; nothing is imported). ``enqueue_once`` refuses to enqueue an unlisted function, so
+a new job that was not added here fails loudly in the tests, not silently in production.
+
+To add a job: put a thin function in ``app/jobs/`` (ids and sealed strings in, one service
+call) and add its dotted name to ``ALLOWED_JOBS`` (or ``ALLOWED_CALLBACKS``).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rq.exceptions import DeserializationError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+
+SERIALIZER = JSONSerializer
+
+ALLOWED_JOBS: frozenset[str] = frozenset({
+    "app.jobs.orders.issue_order",
+    "app.jobs.pki.generate_ca",
+    "app.jobs.pki.prepare_key_export",
+    "app.jobs.exports.prepare_certificate_export",
+})
+ALLOWED_CALLBACKS: frozenset[str] = frozenset({
+    "app.jobs.orders.on_issue_failure",
+})
+
+
+class JobRefused(Exception):
+    """A queued job names a function the worker does not run."""
+
+
+def dotted_name(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def check_enqueueable(func: Callable[..., Any]) -> None:
+    if dotted_name(func) not in ALLOWED_JOBS:
+        raise JobRefused(f"{dotted_name(func)} is not in app.jobs.allowlist.ALLOWED_JOBS; "
+                         "the worker would refuse it.")
+
+
+class AllowListedJob(Job):
+    """An RQ job that resolves only allow-listed functions and callbacks."""
+
+    def _deserialize_data(self) -> None:
+        try:
+            super()._deserialize_data()
+        except DeserializationError:
+            log.error("refused job %s from queue %s: its payload is not JSON", self.id,
+                      self.origin)
+            raise
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        name = self.func_name
+        if self.instance is not None or name not in ALLOWED_JOBS:
+            log.error("refused job %s from queue %s: %r is not an allowed job function",
+                      self.id, self.origin, name)
+            raise JobRefused(f"{name!r} is not an allowed job function.")
+        return super().func
+
+    def _allowed_callback(self, kind: str, name: str | None) -> bool:
+        if not name or name in ALLOWED_CALLBACKS:
+            return True
+        log.error("refused the %s callback %r of job %s: not an allowed callback",
+                  kind, name, self.id)
+        return False
+
+    @property
+    def success_callback(self) -> Any:
+        if not self._allowed_callback("success", self._success_callback_name):
+            return None
+        return super().success_callback
+
+    @property
+    def failure_callback(self) -> Any:
+        if not self._allowed_callback("failure", self._failure_callback_name):
+            return None
+        return super().failure_callback
+
+    @property
+    def stopped_callback(self) -> Any:
+        if not self._allowed_callback("stopped", self._stopped_callback_name):
+            return None
+        return super().stopped_callback
