@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.domain.choices import MAX_VALIDITY_DAYS, MIN_VALIDITY_DAYS
 from app.domain.policy import Violation
 
 __all__ = ["BACKDATE", "clamped_end", "validity_clamp_warning"]
@@ -27,8 +28,12 @@ def clamped_end(validity_days: int, issuer_not_after: datetime, now: datetime) -
 def validity_clamp_warning(validity_days: int | None, issuer_label: str,
                            issuer_not_after: datetime | None,
                            now: datetime) -> Violation | None:
-    """The soft warning for a clamped validity, or None. Naive datetimes are not accepted."""
+    """The soft warning for a clamped validity, or None. Naive datetimes are not accepted.
+    A validity outside the allowed range is the values check's ``validity.out_of_range``,
+    not a clamp (and a huge number must not overflow the date arithmetic)."""
     if validity_days is None or issuer_not_after is None or isinstance(validity_days, bool):
+        return None
+    if not MIN_VALIDITY_DAYS <= validity_days <= MAX_VALIDITY_DAYS:
         return None
     end = clamped_end(validity_days, issuer_not_after, now)
     if end is None:

@@ -25,3 +25,11 @@ def test_a_validity_past_the_issuer_ends_with_the_issuer() -> None:
 def test_nothing_to_judge_without_a_validity_or_an_issuer_end() -> None:
     assert validity_clamp_warning(None, "'CA'", NOW, NOW) is None
     assert validity_clamp_warning(30, "'CA'", None, NOW) is None
+
+
+def test_an_out_of_range_validity_is_not_a_clamp_and_never_overflows() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for days in (0, -5, 3651, 10**20):
+        assert validity_clamp_warning(days, "'CA'", now + timedelta(days=30), now) is None
