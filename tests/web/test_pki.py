@@ -197,7 +197,9 @@ def test_list_shows_status_and_usage(app, admin_client, jobs) -> None:
     assert "hx-trigger" not in body
     with app.app_context():
         assert db.session.scalar(select(func.count(AuditEvent.id)).where(
-            AuditEvent.action.like("ca.%"))) == 2
+            AuditEvent.action.like("ca.%.request"))) == 2
+        assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "ca.generate", AuditEvent.outcome == "success")) == 2
 
 
 def test_empty_state_points_to_generating_a_root(admin_client) -> None:

@@ -1,0 +1,31 @@
+"""certificate alerts: certificate_id references the certificate (set at issuance), indexed
+
+Revision ID: 0005_w3_alert_certificate
+Revises: 0004
+Create Date: 2026-12-02 10:00:00
+
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0005_w3_alert_certificate'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('certificate_alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificate_alerts_certificate_id'),
+                              ['certificate_id'], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f('fk_certificate_alerts_certificate_id_certificates'), 'certificates',
+            ['certificate_id'], ['id'], ondelete='SET NULL')
+
+
+def downgrade():
+    with op.batch_alter_table('certificate_alerts', schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f('fk_certificate_alerts_certificate_id_certificates'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_certificate_alerts_certificate_id'))
