@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -14,6 +14,8 @@ class AuditEvent(db.Model):
     """An append-only record of a security-relevant action (SPEC section 11)."""
 
     __tablename__ = "audit_events"
+    # The audit log filters by resource type, and a resource's history is looked up by both.
+    __table_args__ = (Index("ix_audit_events_resource", "resource_type", "resource_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

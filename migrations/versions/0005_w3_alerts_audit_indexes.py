@@ -1,6 +1,7 @@
-"""certificate alerts: certificate_id references the certificate (set at issuance), indexed
+"""certificate alerts: certificate_id references the certificate (set at issuance), indexed;
+audit events indexed by resource (the audit log's resource filter)
 
-Revision ID: 0005_w3_alert_certificate
+Revision ID: 0005_w3_alerts_audit
 Revises: 0004
 Create Date: 2026-12-02 10:00:00
 
@@ -9,7 +10,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_w3_alert_certificate'
+revision = '0005_w3_alerts_audit'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
@@ -22,9 +23,14 @@ def upgrade():
         batch_op.create_foreign_key(
             batch_op.f('fk_certificate_alerts_certificate_id_certificates'), 'certificates',
             ['certificate_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_events_resource', ['resource_type', 'resource_id'],
+                              unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_resource')
     with op.batch_alter_table('certificate_alerts', schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f('fk_certificate_alerts_certificate_id_certificates'), type_='foreignkey')
