@@ -21,7 +21,7 @@ from app.domain.labels import (
 from app.domain.roles import ROLE_LABELS, Permission, Role
 from app.extensions import login_manager
 
-ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
+ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "clm.favicon"}
 
 
 def register_template_helpers(app: Flask) -> None:

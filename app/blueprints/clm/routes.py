@@ -1,7 +1,7 @@
 """CLM area: the home page, one per role."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.domain.roles import Permission
@@ -20,3 +20,9 @@ def home() -> str:
     return render_template("clm/home.html", mine=home_service.user_home(current_user),
                            platform=platform, window=home_service.EXPIRY_WINDOW_DAYS,
                            can_manage_domains=current_user.can(Permission.MANAGE_DOMAINS))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """For clients that ask for /favicon.ico without reading the page's icon link."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
