@@ -6,6 +6,7 @@ from collections.abc import Callable
 from sqlalchemy import exists, func, select
 
 from app.domain.errors import InvalidName
+from app.domain.labels import count_noun
 from app.domain.names import normalize_domain, normalize_network, parse_ip
 from app.extensions import db
 from app.models import Domain, User, user_domains
@@ -16,6 +17,9 @@ from app.services.errors import Conflict, ValidationFailed
 # Later capabilities (orders, policies) register a counter here; a domain any counter
 # reports as referenced can be disabled but not deleted (SPEC section 2).
 REFERENCE_COUNTERS: dict[str, Callable[[Domain], int]] = {}
+# Counter labels are plural nouns; their singular for "1 policy".
+_NOUNS = {"policies": ("policy", "policies"), "orders": ("order", "orders"),
+          "certificates": ("certificate", "certificates"), "couriers": ("courier", "couriers")}
 
 
 def parse_entry(raw: str) -> tuple[str, str]:
@@ -66,7 +70,8 @@ def delete_domain(domain: Domain, *, actor: User | None = None) -> None:
     """Delete an unreferenced domain; user assignments to it go with it."""
     used = references(domain)
     if used:
-        what = ", ".join(f"{n} {label}" for label, n in used.items())
+        what = ", ".join(count_noun(n, *_NOUNS.get(label, (label, label)))
+                         for label, n in used.items())
         raise Conflict(f"{domain.name} is used by {what}; disable it instead.",
                        code="domain.in_use")
     audit.record("domain.delete", resource_type="domain", resource_id=domain.id, actor=actor,
