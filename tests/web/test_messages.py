@@ -1,5 +1,6 @@
 """Messages that read well: a SAN error under the SAN it names, a policy's description once
-however many of its rules are broken, why a policy took algorithms off the list, and plurals (the courier API's CSR names message: tests/api/test_csr_names_message.py)."""
+however many of its rules are broken, why a policy took algorithms off the list, and
+plurals. (The courier API's CSR names message: tests/api/test_csr_names_message.py.)"""
 from __future__ import annotations
 
 import re

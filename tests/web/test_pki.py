@@ -148,7 +148,12 @@ def test_root_key_export_then_offline(app, admin_client, jobs, tmp_path) -> None
     status_url = response.headers["Location"]
     assert 'data-status="pending"' in admin_client.get(status_url).get_data(as_text=True)
     jobs()
-    assert 'data-status="ready"' in admin_client.get(status_url).get_data(as_text=True)
+    ready = admin_client.get(status_url).get_data(as_text=True)
+    assert 'data-status="ready"' in ready and 'hx-trigger="formdata from:find form"' in ready
+    assert 'class="danger">Download encrypted key' in ready   # it removes the key
+    downloading = admin_client.get(status_url + "?downloading=1").get_data(as_text=True)
+    assert 'data-status="downloading"' in downloading and "Download encrypted key" not in \
+        downloading and 'hx-trigger="every 1s"' in downloading
     download = post(admin_client, status_url + "/download")
     assert download.status_code == 200
     assert download.data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")

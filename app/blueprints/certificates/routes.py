@@ -121,7 +121,8 @@ def export_status(export_id: str) -> Response:
     export = _export(export_id)
     return no_store(render_page(
         "certificates/export_status.html", "certificates/_export_status.html", export=export,
-        stalled=certificate_exports.stalled_reason(export), action_form=ActionForm()))
+        stalled=certificate_exports.stalled_reason(export), action_form=ActionForm(),
+        downloading=request.args.get("downloading") == "1"))
 
 
 @bp.post("/exports/<export_id>/download")
