@@ -196,3 +196,22 @@ def test_the_screenshot_script_makes_every_screenshot(browser: Browser, live_ser
     for path in written:
         width, height = _png_size(path)
         assert width == int(path.stem.rsplit("-", 1)[1]) and height >= 600, (path, width)
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_step_pills_keep_their_distance(app: Flask, browser: Browser, live_server: str,
+                                        request: pytest.FixtureRequest, width: int) -> None:
+    from tests.builders import add_domain
+    from tests.conftest import TEST_PASSWORD, make_user
+
+    add_domain(app, "example.com")
+    make_user(app, "pills@example.com", role="user", domains=("example.com",))
+    for page in page_in_new_context(browser, live_server, request,
+                                    viewport={"width": width, "height": 900}):
+        log_in(page, "pills@example.com", TEST_PASSWORD)
+        page.goto("/request/")
+        pills = page.locator("nav.progress-steps").bounding_box()
+        heading = page.locator("#wizard-step h2").bounding_box()
+        title = page.get_by_role("heading", name="Request New Certificate").bounding_box()
+        assert heading["y"] - (pills["y"] + pills["height"]) >= 12, (pills, heading)
+        assert pills["y"] - (title["y"] + title["height"]) >= 8, (title, pills)

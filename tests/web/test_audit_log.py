@@ -139,7 +139,7 @@ def test_json_export_and_the_export_itself_is_audited(app, admin_client) -> None
     assert json.loads(empty.get_data(as_text=True)) == []
     with app.app_context():
         exports = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "audit.export")).all()
+            AuditEvent.action == "audit.export").order_by(AuditEvent.id)).all()
         assert [e.details for e in exports] == [
             {"format": "json", "filters": {"action": "thing.made"}},
             {"format": "json", "filters": {"action": "nothing.here"}}]
@@ -186,7 +186,7 @@ def test_issuance_and_ca_generation_are_audited(app, issuer, admin_client, jobs)
         assert event.details["serial"] == cert.serial_hex
         assert event.details["requested_by"] == "u1@example.com"
         generated = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "ca.generate")).all()
+            AuditEvent.action == "ca.generate").order_by(AuditEvent.id)).all()
         assert [(e.outcome, e.details["kind"]) for e in generated] == [
             ("success", "root"), ("success", "intermediate")]
         cert_id = str(cert.id)
