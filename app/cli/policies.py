@@ -7,6 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.output import emit, fail, json_option
+from app.domain.labels import count_noun
 from app.services import policies
 from app.services.policies import PolicyInvalid
 
@@ -35,5 +36,5 @@ def import_(file: Path, as_json: bool) -> None:
         result = policies.import_documents(policies.parse_json_text(text))
     except PolicyInvalid as exc:
         fail("Nothing was imported:\n  " + "\n  ".join(exc.errors), "policy.invalid", as_json)
-    emit(as_json, result, f"Created {len(result['created'])}, updated "
-         f"{len(result['updated'])} policies.")
+    emit(as_json, result, f"Created {count_noun(len(result['created']), 'policy')}, updated "
+         f"{count_noun(len(result['updated']), 'policy')}.")

@@ -43,6 +43,19 @@ def _policies_phrase(names: list[str]) -> str:
     return ("Policy " if len(names) == 1 else "Policies ") + _join(names, quote=True)
 
 
+def _size_reason(rsa_min: int, ec_min: int) -> str:
+    """Why a minimum key size removes choices, in words (EC curves stop at 521 bits)."""
+    largest_ec = max(algorithm_bits(a) for a in ALGORITHMS if algorithm_family(a) == "ecdsa")
+    if ec_min > largest_ec:
+        return (f"requires keys of at least {rsa_min} bits, which no EC curve offers"
+                if rsa_min == ec_min else
+                f"requires RSA keys of at least {rsa_min} bits and EC keys of at least "
+                f"{ec_min} bits, which no EC curve offers")
+    if rsa_min == ec_min:
+        return f"requires keys of at least {rsa_min} bits"
+    return f"requires RSA keys of at least {rsa_min} bits and EC keys of at least {ec_min} bits"
+
+
 class _Merger(_RuleHandlers):
     """Collects claims and direct violations rule by rule, then merges claims."""
 
@@ -89,7 +102,8 @@ class _Merger(_RuleHandlers):
             if required[name]:
                 enforced[name] = Enforced(name, required[name], ", ".join(_names_of(claims)))
 
-        allowed = Allowed(algorithms=algorithms, digests=digests, min_validity=min_days,
+        allowed = Allowed(algorithm_limits=tuple(self.algorithm_limits),
+                          algorithms=algorithms, digests=digests, min_validity=min_days,
                           max_validity=max_days, required_key_usage=required["key_usage"],
                           required_extended_key_usage=required["extended_key_usage"])
         return enforced, conflicts, allowed
@@ -100,9 +114,13 @@ class _Merger(_RuleHandlers):
         allowed = list(ALGORITHMS)
         involved: list[_Claim] = []
         demands: list[str] = []
+        self.algorithm_limits: list[tuple[str, str]] = []
 
-        def restrict(claim: _Claim, keep: Any, text: str) -> None:
-            allowed[:] = [a for a in allowed if keep(a)]
+        def restrict(claim: _Claim, keep: Any, text: str, reason: str | None = None) -> None:
+            kept = [a for a in allowed if keep(a)]
+            if reason and len(kept) < len(allowed):
+                self.algorithm_limits.append((claim.policy.name, reason))
+            allowed[:] = kept
             involved.append(claim)
             demands.append(f"'{claim.policy.name}': {text}")
 
@@ -112,17 +130,20 @@ class _Merger(_RuleHandlers):
             restrict(claim, lambda a, want=claim.value: a == want, claim.value)
         for claim in self.families:
             restrict(claim, lambda a, f=claim.value: algorithm_family(a) == f,
-                     f"{claim.value.upper()} keys")
+                     f"{claim.value.upper()} keys",
+                     f"allows only {'ECDSA' if claim.value == 'ecdsa' else 'RSA'} keys")
         for claim in self.key_sizes:
             rsa_min, ec_min = claim.value
             restrict(claim, lambda a, r=rsa_min, e=ec_min: algorithm_bits(a) >= (
                 e if algorithm_family(a) == "ecdsa" else r),
-                f"RSA >= {rsa_min} bits, EC >= {ec_min} bits")
+                f"RSA >= {rsa_min} bits, EC >= {ec_min} bits", _size_reason(rsa_min, ec_min))
         for claim in self.usages["key_usage"]:
-            if set(claim.value) & set(EC_FORBIDDEN_KEY_USAGES):
+            enciphering = [u for u in claim.value if u in EC_FORBIDDEN_KEY_USAGES]
+            if enciphering:
                 # An EC key cannot encipher, so requiring it rules EC out.
                 restrict(claim, lambda a: algorithm_family(a) == "rsa",
-                         "an enciphering key usage (RSA only)")
+                         "an enciphering key usage (RSA only)",
+                         f"requires key usage {_join(enciphering)}, which EC keys cannot have")
         if not allowed and len(exact_ids) <= 1:
             # Two exact ids already gave a conflict; do not report the same twice.
             names = _names_of(involved)

@@ -160,6 +160,10 @@ class Allowed:
     max_validity: int
     required_key_usage: tuple[str, ...]
     required_extended_key_usage: tuple[str, ...]
+    #: Why algorithms are missing from ``algorithms``: one (policy, reason) per rule that
+    #: removed some, e.g. ("Strong keys", "requires keys of at least 3072 bits, which no EC
+    #: curve offers"), so the UI can say why next to the choice, as it does for locks.
+    algorithm_limits: tuple[tuple[str, str], ...] = ()
 
     def clamp_validity(self, days: int) -> int:
         """``days`` moved into ``[min_validity, max_validity]`` (e.g. for the default)."""

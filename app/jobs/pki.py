@@ -20,7 +20,7 @@ from app.pki.export import export_encrypted_pkcs8
 from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.pki.subject import SubjectFields
-from app.services import sealed
+from app.services import audit, sealed
 from app.services.keyring import load_keyring
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ def generate_ca(ca_id: str) -> str:
     done = db.session.execute(update(CertificateAuthority).where(
         CertificateAuthority.id == ca.id, CertificateAuthority.status == CA_PENDING
     ).values(**values)).rowcount
+    if done:
+        audit.record("ca.generate", resource_type="ca", resource_id=ca.id, details={
+            "common_name": ca.common_name, "kind": ca.kind, "serial": values["serial_hex"],
+            "not_after": cert.not_valid_after_utc.isoformat(timespec="seconds")})
     db.session.commit()
     return "activated" if done else "skipped"
 
@@ -92,9 +96,15 @@ def _activation_values(ca_id: uuid.UUID, cert: x509.Certificate, key_pem: bytes,
 
 def _fail(ca_id: uuid.UUID, message: str) -> str:
     db.session.rollback()
-    db.session.execute(update(CertificateAuthority).where(
+    failed = db.session.execute(update(CertificateAuthority).where(
         CertificateAuthority.id == ca_id, CertificateAuthority.status == CA_PENDING
-    ).values(status=CA_FAILED, error=message))
+    ).values(status=CA_FAILED, error=message)).rowcount
+    if failed:
+        ca = db.session.get(CertificateAuthority, ca_id)
+        audit.record("ca.generate", outcome=audit.FAILURE, resource_type="ca",
+                     resource_id=ca_id, details={
+                         "common_name": ca.common_name if ca else "",
+                         "kind": ca.kind if ca else "", "reason": message})
     db.session.commit()
     return "failed"
 

@@ -14,9 +14,10 @@ class AuditEvent(db.Model):
     """An append-only record of a security-relevant action (SPEC section 11)."""
 
     __tablename__ = "audit_events"
-    # Login throttling counts one account's attempts from one address (login_throttle).
-    __table_args__ = (Index("ix_audit_events_login_pair", "resource_id", "source_ip",
-                            "action"),)
+    # Login throttling counts one account's attempts from one address (login_throttle); the
+    # audit log filters by resource type, and a resource's history is looked up by both.
+    __table_args__ = (Index("ix_audit_events_login_pair", "resource_id", "source_ip", "action"),
+                      Index("ix_audit_events_resource", "resource_type", "resource_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from app.domain.policy import Violation
 from app.domain.roles import Permission
@@ -51,6 +51,29 @@ def link_to_order(request_key: str, order_id: uuid.UUID) -> None:
     db.session.execute(update(CertificateAlert).where(
         CertificateAlert.request_key == request_key, CertificateAlert.order_id.is_(None)
     ).values(order_id=order_id))
+
+
+def link_to_certificate(order_id: uuid.UUID, certificate_id: uuid.UUID) -> None:
+    """At issuance, in the certificate's transaction: the order's alerts (soft warnings
+    recorded at submit) now belong to the certificate too."""
+    db.session.execute(update(CertificateAlert).where(
+        CertificateAlert.order_id == order_id, CertificateAlert.certificate_id.is_(None)
+    ).values(certificate_id=certificate_id))
+
+
+def alerts_for(*, order_id: uuid.UUID | None = None,
+               certificate_id: uuid.UUID | None = None) -> list[CertificateAlert]:
+    """Every alert linked to the order or the certificate (acknowledged ones too), oldest
+    first. The caller has already checked that the viewer may see that object."""
+    conditions = []
+    if order_id is not None:
+        conditions.append(CertificateAlert.order_id == order_id)
+    if certificate_id is not None:
+        conditions.append(CertificateAlert.certificate_id == certificate_id)
+    if not conditions:
+        return []
+    return list(db.session.scalars(select(CertificateAlert).where(or_(*conditions))
+                                   .order_by(CertificateAlert.id)))
 
 
 def visible_alerts(user: User, *, include_acknowledged: bool, limit: int, before: int | None):

@@ -23,6 +23,7 @@ from app.models.certificates import SOURCE_DISCOVERED, SOURCE_MANAGED
 from app.pki.bundles import chain_pem, fullchain_pem, pkcs7_bundle
 from app.pki.encoding import certificate_to_der, load_certificate_pem
 from app.pki.errors import PkiError
+from app.pki.usages import certificate_usages
 from app.services import audit
 from app.services.errors import Conflict, NotFound
 from app.services.lookup import by_uuid
@@ -148,6 +149,15 @@ def get_certificate_for(certificate_id: object, viewer: User) -> Certificate:
                             or cert.owner_user_id == viewer.id):
         raise NotFound("No such certificate.", code="certificate.not_found")
     return cert
+
+
+def usages(cert: Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The key usages and extended key usages the certificate really carries (read from
+    the certificate itself, not from the request)."""
+    try:
+        return certificate_usages(load_certificate_pem(cert.certificate_pem.encode()))
+    except (PkiError, ValueError):
+        return (), ()
 
 
 # ---- public downloads ---------------------------------------------------------------------

@@ -188,11 +188,14 @@ def _names_disagree(request: CertificateRequest, body: Mapping[str, Any]) -> lis
         _, dns, ips, emails, _ = parse_names(request.common_name, body["sans"])
         given_names = {*dns, *ips, *emails, request.common_name} - {""}
         if given_names != _name_set(request):
+            csr_sans = sorted(_name_set(request) - {request.common_name})
             found.append(Violation(
                 code="csr.names_mismatch", field="sans",
-                message="The subject alternative names differ from the CSR's ("
-                        + ", ".join(sorted(_name_set(request) - {request.common_name}))
-                        + "); omit them or send the CSR's."))
+                message=("The subject alternative names differ from the CSR's ("
+                         + ", ".join(csr_sans) + "); omit them or send the CSR's.")
+                if csr_sans else
+                ("The CSR has no subject alternative names besides its common name; omit "
+                 "'sans' or send an empty list.")))
     return found
 
 

@@ -25,7 +25,7 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.providers.base import ProviderRejectedError, SubmitStatus
 from app.providers.local_pki import IssuingCA, LocalPKIProvider
-from app.services import courier_keys
+from app.services import alerts, audit, courier_keys
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -166,6 +166,14 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         return Issued(None)
     db.session.add(row)
     try:
+        db.session.flush()
+        alerts.link_to_certificate(order.id, certificate_id)
+        audit.record("certificate.issue", resource_type="certificate",
+                     resource_id=certificate_id, details={
+                         "common_name": row.common_name, "serial": row.serial_hex,
+                         "order_id": str(order.id), "issuer": row.issuer_dn,
+                         "not_after": row.not_after.isoformat(timespec="seconds"),
+                         "requested_by": order.requested_by_label})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -2,7 +2,9 @@
 
 Every move is a conditional UPDATE (``WHERE status = <expected>``): of two workers racing
 for one order exactly one wins, and the loser learns it from the row count. Each move that
-happens writes an OrderEvent in the same transaction (the caller commits)."""
+happens writes an OrderEvent in the same transaction (the caller commits); a move to
+``failed`` also writes an ``order.fail`` audit event with the reason, whichever path failed
+the order (the job, RQ's last-retry callback, the sweeper)."""
 from __future__ import annotations
 
 import uuid
@@ -13,6 +15,7 @@ from sqlalchemy import update
 from app.domain.orders import OrderStatus, check_transition
 from app.extensions import db
 from app.models import Order, OrderEvent
+from app.services import audit
 
 
 def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, message: str,
@@ -28,6 +31,12 @@ def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, m
         return False
     db.session.add(OrderEvent(order_id=order_id, from_status=current.value,
                               to_status=target.value, message=message[:2000]))
+    if target == OrderStatus.FAILED:
+        order = db.session.get(Order, order_id)
+        audit.record("order.fail", outcome=audit.FAILURE, resource_type="order",
+                     resource_id=order_id, details={
+                         "common_name": order.common_name if order else "",
+                         "reason": message[:2000], "from_status": current.value})
     return True
 
 

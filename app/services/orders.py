@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from app.domain.labels import requested_by_text
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.roles import Permission
@@ -59,8 +60,9 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
                   requested_by_kind=requester.kind, csr_pem=csr_pem,
                   requested_by_courier_id=uuid.UUID(requester.id)
                   if requester.kind == "courier" else None)
+    who = requested_by_text(requester.label, requester.kind, pathway)
     order.events.append(OrderEvent(from_status=None, to_status="pending",
-                                   message=f"Submitted via {pathway} by {requester.display}"))
+                                   message=f"Submitted by {who}"))
     db.session.add(order)
     db.session.flush()
     alerts.record_policy_alerts(assessment.soft, request_key=request_key, requester=requester,

@@ -7,9 +7,20 @@ from flask import Flask, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.domain.labels import (
+    ALGORITHM_LABELS,
+    EXTENDED_KEY_USAGE_LABELS,
+    KEY_USAGE_LABELS,
+    ORDER_TYPE_LABELS,
+    PATHWAY_LABELS,
+    PROVIDER_LABELS,
+    SOURCE_LABELS,
+    count_noun,
+    requested_by_text,
+)
 from app.domain.roles import ROLE_LABELS, Permission, Role
 
-ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
+ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "clm.favicon"}
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -18,6 +29,18 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["role_label"] = lambda r: ROLE_LABELS.get(Role(r), r)
     app.jinja_env.filters["days_left"] = days_left
     app.jinja_env.filters["combine_status"] = lambda args, status: {**args, "status": status}
+    app.jinja_env.filters["compact_time"] = compact_time
+    app.jinja_env.filters["iso"] = lambda v: v.isoformat(timespec="seconds") if v else ""
+    app.jinja_env.filters["count_noun"] = count_noun
+    app.jinja_env.filters["algorithm_label"] = lambda a: ALGORITHM_LABELS.get(a or "", a)
+    app.jinja_env.filters["pathway_label"] = lambda p: PATHWAY_LABELS.get(p, p)
+    app.jinja_env.filters["order_type_label"] = lambda t: ORDER_TYPE_LABELS.get(t, t)
+    app.jinja_env.filters["provider_label"] = lambda p: PROVIDER_LABELS.get(p, p)
+    app.jinja_env.filters["source_label"] = lambda s: SOURCE_LABELS.get(s, s)
+    app.jinja_env.filters["requested_by"] = lambda o: requested_by_text(
+        o.requested_by_label, o.requested_by_kind, o.pathway)
+    app.jinja_env.globals.update(KEY_USAGE_LABELS=KEY_USAGE_LABELS,
+                                 EXTENDED_KEY_USAGE_LABELS=EXTENDED_KEY_USAGE_LABELS)
 
     @app.before_request
     def force_password_change() -> Response | None:
@@ -29,6 +52,21 @@ def register_template_helpers(app: Flask) -> None:
 
 def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def compact_time(value: datetime | None, now: datetime | None = None) -> str:
+    """Short enough for a table column: the time today, the day and time this year, the
+    date before that (the full UTC time goes in the cell's title)."""
+    if value is None:
+        return "—"
+    from app.models.base import utcnow
+
+    now = now or utcnow()
+    if value.date() == now.date():
+        return value.strftime("%H:%M:%S")
+    if value.year == now.year:
+        return value.strftime("%b %d %H:%M")
+    return value.strftime("%Y-%m-%d")
 
 
 def days_left(value: datetime | None) -> str:

@@ -70,6 +70,7 @@ def generate_ca_and_watch(app: Flask, page: Page, worker: WorkerProcess,
             page.get_by_role("button", name=submit).click()
             expect(detail).to_have_attribute("data-status", "pending")
             expect(detail).to_contain_text("Generating the key and certificate in the worker")
+            expect(page.locator("#flashes")).to_contain_text("This page updates when it is ready")
             expect(detail.locator(".badge-pending")).to_have_text("pending")
             url = page.url
             # The section polls itself every second: one round trip while the job waits.
@@ -85,6 +86,9 @@ def generate_ca_and_watch(app: Flask, page: Page, worker: WorkerProcess,
     assert page.url == url
     expect(detail.locator(".badge-active")).to_have_text("active")
     expect(detail).not_to_contain_text("Generating the key")
+    # The "Generating …" flash went with the poll that saw the CA settle.
+    expect(page.locator("#flashes")).not_to_contain_text("Generating")
+    expect(page.locator("#flashes #ca-ready")).to_contain_text("is ready")
     expect(detail.get_by_role("button", name="Download certificate (PEM)")).to_be_visible()
     # Settled: the swapped-in section no longer polls.
     expect(detail).not_to_have_attribute("hx-trigger", "every 1s")

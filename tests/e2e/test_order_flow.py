@@ -256,6 +256,9 @@ def test_order_is_issued_watched_downloaded_and_counted(
     export = page.locator("#export-status")
     expect(export).to_contain_text("can be downloaded once")
     download_button = export.get_by_role("button", name="Download PKCS#12 file")
+    reloads: list[str] = []  # page loads; the download's own POST is a navigation too
+    page.on("request", lambda r: reloads.append(r.url) if r.is_navigation_request()
+            and r.method == "GET" and r.frame == page.main_frame else None)
     with page.expect_download() as p12_download:
         download_button.click()
     download = p12_download.value
@@ -274,12 +277,14 @@ def test_order_is_issued_watched_downloaded_and_counted(
     assert bundle_chain == [issuer]
     assert bundle_key is not None and bundle_key.public_key() == leaf.public_key()
 
-    # -- A second attempt: refused, the page says it was already downloaded.
-    download_button.click()
-    expect(page).to_have_url(export_url)
-    expect(page.locator("#flashes .flash-error")).to_contain_text("already downloaded")
+    # -- Downloaded once: the page stops offering it, without a reload.
     expect(export).to_have_attribute("data-status", "downloaded")
     expect(export).to_contain_text("Already downloaded on")
+    expect(export.get_by_role("button", name="Download PKCS#12 file")).to_have_count(0)
+    assert page.url == export_url and reloads == []
+
+    # A second download is refused by the server too (tests/web/test_downloads.py).
+    page.goto(export_url)
     expect(export.get_by_role("button", name="Download PKCS#12 file")).to_have_count(0)
 
     # -- CLM → Orders: counted as complete, listed with the requester.

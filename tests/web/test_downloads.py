@@ -141,7 +141,15 @@ def test_pkcs12_export_end_to_end(app, jobs, alice_cert, tmp_path) -> None:
 
     jobs()
     ready = client.get(status_url, headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'data-status="ready"' in ready and "hx-trigger" not in ready  # polling stops
+    assert 'data-status="ready"' in ready and 'hx-trigger="every 1s"' not in ready  # stops
+    # Submitting the Download form turns the section to "downloading" (no button) until
+    # the file is handed out, so the page never offers a stale Download.
+    assert 'hx-trigger="formdata from:find form"' in ready
+    assert f'hx-get="{status_url}?downloading=1"' in ready
+    downloading = client.get(status_url + "?downloading=1", headers={"HX-Request": "true"})
+    html = downloading.get_data(as_text=True)
+    assert 'data-status="downloading"' in html and 'hx-trigger="every 1s"' in html
+    assert "Download PKCS#12 file" not in html
 
     download = post(client, status_url + "/download")
     assert download.status_code == 200 and download.mimetype == "application/x-pkcs12"
@@ -168,6 +176,9 @@ def test_pkcs12_export_end_to_end(app, jobs, alice_cert, tmp_path) -> None:
     with app.app_context():
         row = db.session.get(CertificateExport, uuid.UUID(export_id))
         assert row.status == "downloaded" and row.payload_b64 is None and row.downloaded_at
+    settled = client.get(status_url + "?downloading=1", headers={"HX-Request": "true"})
+    html = settled.get_data(as_text=True)
+    assert 'data-status="downloaded"' in html and "hx-trigger" not in html
     again = post(client, status_url + "/download", follow_redirects=True)
     assert again.status_code == 200 and again.mimetype == "text/html"
     assert "already downloaded" in again.get_data(as_text=True)

@@ -149,7 +149,12 @@ def test_root_key_export_then_offline(app, admin_client, jobs, tmp_path) -> None
     status_url = response.headers["Location"]
     assert 'data-status="pending"' in admin_client.get(status_url).get_data(as_text=True)
     jobs()
-    assert 'data-status="ready"' in admin_client.get(status_url).get_data(as_text=True)
+    ready = admin_client.get(status_url).get_data(as_text=True)
+    assert 'data-status="ready"' in ready and 'hx-trigger="formdata from:find form"' in ready
+    assert 'class="danger">Download encrypted key' in ready   # it removes the key
+    downloading = admin_client.get(status_url + "?downloading=1").get_data(as_text=True)
+    assert 'data-status="downloading"' in downloading and "Download encrypted key" not in \
+        downloading and 'hx-trigger="every 1s"' in downloading
     download = post(admin_client, status_url + "/download")
     assert download.status_code == 200
     assert download.data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
@@ -198,7 +203,9 @@ def test_list_shows_status_and_usage(app, admin_client, jobs) -> None:
     assert "hx-trigger" not in body
     with app.app_context():
         assert db.session.scalar(select(func.count(AuditEvent.id)).where(
-            AuditEvent.action.like("ca.%"))) == 2
+            AuditEvent.action.like("ca.%.request"))) == 2
+        assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "ca.generate", AuditEvent.outcome == "success")) == 2
 
 
 def test_empty_state_points_to_generating_a_root(admin_client) -> None:

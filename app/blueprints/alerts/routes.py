@@ -1,6 +1,8 @@
 """Certificates → Alerts: admins see all, users their own; acknowledge."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     Response,
@@ -38,4 +40,12 @@ def acknowledge(alert_id: int) -> Response:
         alerts.acknowledge(alert_id, current_user)
     except NotFound:
         abort(404)
-    return redirect(url_for("alerts.index"))
+    return redirect(_local_path(request.form.get("next")) or url_for("alerts.index"), code=303)
+
+
+def _local_path(target: str | None) -> str | None:
+    """A path on this site (the page the button was on), never another origin."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target

@@ -21,7 +21,7 @@ from app.blueprints.forms import ActionForm, attach_error
 from app.blueprints.pki.forms import ALGORITHM_LABELS
 from app.models import Certificate, CertificateExport
 from app.pki.export import MIN_PASSPHRASE_LENGTH
-from app.services import certificate_exports, certificates
+from app.services import alerts, certificate_exports, certificates
 from app.services.errors import NotFound, QueueUnavailable, ServiceError
 from app.web.htmx import no_store, render_page
 
@@ -68,10 +68,14 @@ def index() -> Response:
 @login_required
 def detail(certificate_id: str) -> Response:
     cert = _certificate(certificate_id)
-    return no_store(render_page("certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
-                                issuer_names=dict(certificates.issuers(current_user)),
-                                may_export=certificate_exports.may_export_key(cert,
-                                                                              current_user)))
+    key_usage, extended_key_usage = certificates.usages(cert)
+    return no_store(render_page(
+        "certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
+        issuer_names=dict(certificates.issuers(current_user)),
+        may_export=certificate_exports.may_export_key(cert, current_user),
+        key_usage=key_usage, extended_key_usage=extended_key_usage,
+        alerts=alerts.alerts_for(certificate_id=cert.id, order_id=cert.order_id),
+        page_path=url_for("certificates.detail", certificate_id=cert.id)))
 
 
 @bp.get("/<certificate_id>/download/<fmt>")
@@ -117,7 +121,8 @@ def export_status(export_id: str) -> Response:
     export = _export(export_id)
     return no_store(render_page(
         "certificates/export_status.html", "certificates/_export_status.html", export=export,
-        stalled=certificate_exports.stalled_reason(export), action_form=ActionForm()))
+        stalled=certificate_exports.stalled_reason(export), action_form=ActionForm(),
+        downloading=request.args.get("downloading") == "1"))
 
 
 @bp.post("/exports/<export_id>/download")

@@ -6,9 +6,10 @@ import uuid
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from app.domain.labels import REQUESTER_KIND_LABELS
 from app.domain.request import CertificateRequest
 from app.models import Order
-from app.services import order_queries, orders, wizard
+from app.services import alerts, order_queries, orders, wizard
 from app.services.errors import NotFound
 from app.services.requesters import requester_for_user
 from app.web.htmx import no_store, render_page
@@ -35,7 +36,7 @@ def index() -> Response:
         "orders/index.html", partial, orders=rows, next_cursor=next_cursor, filters=filters,
         counts=order_queries.status_counts(current_user, filters),
         first_page=not request.args.get("before"), pathways=order_queries.PATHWAYS,
-        types=order_queries.ORDER_TYPES, kinds=order_queries.REQUESTER_KINDS))
+        types=order_queries.ORDER_TYPES, kinds=REQUESTER_KIND_LABELS))
 
 
 @bp.get("/<order_id>")
@@ -43,7 +44,9 @@ def index() -> Response:
 def detail(order_id: str) -> Response:
     order = _order(order_id)
     return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
-                                req=CertificateRequest.from_dict(order.request)))
+                                req=CertificateRequest.from_dict(order.request),
+                                alerts=alerts.alerts_for(order_id=order.id),
+                                page_path=url_for("orders.detail", order_id=order.id)))
 
 
 @bp.get("/<order_id>/status")

@@ -3,6 +3,7 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from app.blueprints.forms import WholeNumberField, choices
+from app.domain.labels import ALGORITHM_LABELS
 from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services.pki import (
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
@@ -11,10 +12,6 @@ from app.services.pki import (
     MIN_CA_VALIDITY_DAYS,
     CAParameters,
 )
-
-ALGORITHM_LABELS = {"rsa-2048": "RSA 2048-bit", "rsa-3072": "RSA 3072-bit",
-                    "rsa-4096": "RSA 4096-bit", "ec-256": "ECDSA P-256",
-                    "ec-384": "ECDSA P-384", "ec-521": "ECDSA P-521"}
 
 
 class RootForm(FlaskForm):

@@ -125,7 +125,8 @@ def export_key(ca_id: str) -> Response:
 def export_status(export_id: str) -> Response:
     export = _get_export(export_id)
     return no_store(render_page("pki/export_status.html", "pki/_export_status.html",
-                                export=export, action_form=ActionForm()))
+                                export=export, action_form=ActionForm(),
+                                downloading=request.args.get("downloading") == "1"))
 
 
 @bp.post("/exports/<export_id>/download")

@@ -8,6 +8,7 @@ from app.blueprints.wizard.view import StepView, values_from_form
 from app.services import wizard
 from app.services.domains import has_active_domain
 from app.services.errors import Conflict, NotFound
+from app.services.home import example_domain
 from app.services.issuers import issuer_choices
 from app.services.orders import PolicyRejected
 from app.web.htmx import is_htmx, render_page
@@ -29,7 +30,8 @@ def _step_url(draft, step: str) -> str:
 def _render(view: StepView, draft, status: int = 200, push: bool = False) -> Response:
     no_domains = not has_active_domain()
     response = render_page("wizard/wizard.html", f"wizard/_{view.step}.html", status,
-                           view=view, draft=draft, no_active_domain=no_domains)
+                           view=view, draft=draft, no_active_domain=no_domains,
+                           example_domain=example_domain(current_user))
     if push and is_htmx():
         response.headers["HX-Push-Url"] = _step_url(draft, view.step)
     response.headers["Cache-Control"] = "no-store"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -24,6 +25,7 @@ from app.domain.defaults import (
 )
 from app.domain.issuer_validity import validity_clamp_warning
 from app.domain.policy import Enforced, Violation
+from app.domain.validation import parse_names
 from app.services.intake import Assessment
 from app.services.issuers import IssuerChoice, issuer_choices
 from app.services.wizard import LIST_FIELDS, STEP_FIELDS, STEPS
@@ -31,6 +33,15 @@ from app.services.wizard import LIST_FIELDS, STEP_FIELDS, STEPS
 STEP_TITLES = {"names": "Domain names", "subject": "Subject information",
                "crypto": "Cryptographic options", "review": "Review and submit"}
 MAX_SAN_ROWS = 100
+
+
+def _name_spellings(raw: str) -> set[str]:
+    """A SAN as typed and as the platform normalises it (IDNs, IP text, e-mail domain)."""
+    text = raw.strip().lower()
+    if not text:
+        return set()
+    _, dns, ips, emails, _ = parse_names("", [text])
+    return {text, *dns, *ips, *emails}
 
 
 def values_from_form(step: str, form: MultiDict[str, str]) -> dict[str, Any]:
@@ -105,6 +116,18 @@ class StepView:
         return list(self.assessment.soft) if self.assessment else []
 
     @property
+    def policy_notes(self) -> list[tuple[str, str]]:
+        """(policy, description) once per policy with a problem on this page: the
+        description explains the policy, so it is not repeated after every violation."""
+        if not self.assessment:
+            return []
+        notes: dict[str, str] = {}
+        for v in self.assessment.violations:
+            if v.policy and v.description and v.policy not in notes:
+                notes[v.policy] = v.description
+        return list(notes.items())
+
+    @property
     def blocked(self) -> bool:
         return bool(self.assessment and self.assessment.blocked)
 
@@ -113,6 +136,37 @@ class StepView:
     def san_rows(self) -> list[str]:
         rows = list(self.values.get("sans") or [])
         return rows or [""]
+
+    def san_errors(self, row: int) -> list[Violation]:
+        """The SAN problems shown under this row: those naming it, under the first row
+        they name (a message about two names appears once, both rows highlighted)."""
+        return self._san_placement[0].get(row, [])
+
+    def san_invalid(self, row: int) -> bool:
+        return row in self._san_placement[1]
+
+    @property
+    def san_general_errors(self) -> list[Violation]:
+        """SAN problems about no row in particular (too many, none given, …)."""
+        return self._san_placement[2]
+
+    @cached_property
+    def _san_placement(self) -> tuple[dict[int, list[Violation]], set[int], list[Violation]]:
+        # Violations name the names at fault in ``actual`` (comma-separated, as typed or
+        # normalised); each row is matched on both spellings.
+        keys = [_name_spellings(raw) for raw in self.san_rows]
+        under: dict[int, list[Violation]] = {}
+        flagged: set[int] = set()
+        general: list[Violation] = []
+        for v in self.errors("sans"):
+            named = {n.strip().lower() for n in (v.actual or "").split(",") if n.strip()}
+            rows = [i for i, spellings in enumerate(keys) if spellings & named]
+            if rows:
+                under.setdefault(rows[0], []).append(v)
+                flagged.update(rows)
+            else:
+                general.append(v)
+        return under, flagged, general
 
     # ---- step 2 -----------------------------------------------------------------------
     @property
@@ -145,6 +199,14 @@ class StepView:
         if chosen not in ("", None):
             return chosen
         return default_validity(self.allowed)
+
+    @property
+    def algorithm_notes(self) -> list[tuple[str, str]]:
+        """(policy, reason) for each policy rule that took algorithms off the list, unless
+        a policy locks one exact algorithm (the lock note says that already)."""
+        if not self.allowed or self.lock("algorithm"):
+            return []
+        return list(self.allowed.algorithm_limits)
 
     @property
     def is_ec(self) -> bool:
