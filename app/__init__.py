@@ -33,12 +33,22 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    _wait_for_sqlite_writers(app)
     ensure_secret_key(app.config, app.instance_path)
     from app.web import rate_limits
 
     rate_limits.configure(app.config)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
+
+
+def _wait_for_sqlite_writers(app: Flask) -> None:
+    """SQLite lets one writer at a time; the web, the worker and the CLI share the file, so
+    a writer waits for the lock (30 s) instead of failing at Python's 5 s default when the
+    machine is busy."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
 
 
 def _trust_proxies(app: Flask) -> None:

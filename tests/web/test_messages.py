@@ -122,4 +122,4 @@ def test_domain_in_use_message_counts_in_words(app, admin_client) -> None:
         domain_id = db.session.scalar(select(Domain.id).where(Domain.name == "example.com"))
     response = post(admin_client, f"/admin/domains/{domain_id}/delete", follow_redirects=True)
     body = response.get_data(as_text=True)
-    assert "is used by 1 policy;" in body and "1 policies" not in body
+    assert "is used by 1 policy (One)" in body and "1 policies" not in body
