@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.services.errors import ServiceError
 from app.web.htmx import is_htmx
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,34 @@ def _render(status: int, message: str) -> tuple[str, int]:
     return render_template(template, status=status, message=message), status
 
 
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not is_htmx()
+
+
+def render_service_error(error: ServiceError) -> Response:
+    """A ServiceError as JSON (``{"error": {code, message, field}}``) for a client that
+    asks for JSON, an error fragment for htmx, or a page — with its status and, when
+    set, ``Retry-After``. The message is written for users; nothing internal leaks."""
+    db.session.rollback()
+    if _wants_json():
+        response = jsonify({"error": {"code": error.code, "message": error.message,
+                                      "field": error.field}})
+        response.status_code = error.status
+    else:
+        template = "errors/_fragment.html" if is_htmx() else "errors/error.html"
+        response = make_response(render_template(template, status=error.status,
+                                                 message=error.message, code=error.code),
+                                 error.status)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    response.headers["Vary"] = "HX-Request, Accept"
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ServiceError, render_service_error)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return _render(400, CSRF_MESSAGE)
