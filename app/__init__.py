@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_audit,
         admin_domains,
         admin_policies,
+        admin_providers,
         admin_users,
         alerts,
         api,
@@ -67,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
         clm,
         couriers,
         csr,
+        http01,
         orders,
         pki,
         policy_test,
@@ -74,7 +76,8 @@ def _register_blueprints(app: Flask) -> None:
     )
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
-                   admin_domains, admin_policies, pki, admin_audit, couriers, csr):
+                   admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
+                   csr, http01):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)  # the couriers' JSON API (bearer tokens, CSRF-exempt)
 

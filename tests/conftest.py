@@ -90,7 +90,13 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+                if table.name == "certificate_providers":
+                    # The migration seeds the Local PKI row; every test starts with it.
+                    conn.execute(table.delete().where(table.c.type != "builtin"))
+                    conn.execute(table.update().values(
+                        name="Local PKI", active=True, test_status=None, test_steps=[]))
+                else:
+                    conn.execute(table.delete())
     _drop_queue(application.config["REDIS_URL"], application.config["RQ_QUEUE"])
 
 

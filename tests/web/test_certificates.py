@@ -107,7 +107,7 @@ def test_list_row_shows_the_inventory_columns(app, alice_cert) -> None:
     html = client_for(app, ALICE).get("/certificates/").get_data(as_text=True)
     row = html[html.index("<tr data-certificate"):html.index("</tr>", html.index("<tbody>"))]
     assert "www.example.com" in row and "api.example.com" in row           # CN, SANs
-    assert "Test Issuing" in row and "builtin" in row and "ECDSA P-256" in row
+    assert "Test Issuing" in row and "Local PKI" in row and "ECDSA P-256" in row
     assert "89 days left" in row and re.search(r"\d{4}-\d{2}-\d{2}", row)  # expiry
     assert 'badge-active">active' in row and "managed" in row
 
@@ -226,7 +226,7 @@ def test_detail_shows_every_field_and_the_downloads(app, alice_cert) -> None:
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     for text in ("www.example.com", "api.example.com", cert.issuer_dn.replace(",", ","),
-                 "builtin", "ECDSA P-256", "sha256", cert.serial_hex, cert.fingerprint_sha256,
+                 "Local PKI", "ECDSA P-256", "sha256", cert.serial_hex, cert.fingerprint_sha256,
                  cert.not_before.strftime("%Y-%m-%d %H:%M"),
                  cert.not_after.strftime("%Y-%m-%d %H:%M"), "Days to expiry", "active",
                  "managed", f'href="/orders/{cert.order_id}"',

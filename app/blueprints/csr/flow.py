@@ -70,6 +70,7 @@ def options_from_form(form: MultiDict[str, str]) -> dict[str, Any] | None:
         return None
     values = values_from_form("crypto", form)
     values.pop("algorithm", None)
+    values.pop("provider_id", None)   # CSR uploads always use the Local PKI (SPEC 4)
     return values
 
 

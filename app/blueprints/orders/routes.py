@@ -64,7 +64,8 @@ def resubmit(order_id: str) -> Response:
         flash("Only orders made in this interface can be resubmitted here; couriers and "
               "ACME clients retry through their own protocol.", "error")
         return redirect(url_for("orders.detail", order_id=order.id), code=303)
-    request_ = CertificateRequest.from_dict(order.request)
+    request_ = CertificateRequest.from_dict(order.request).replace(
+        provider_id=str(order.provider_id))
     if order.csr_pem:
         # The requester holds the key: resubmit the same CSR (checked again), never a
         # wizard draft, which would make the platform generate a different key.
