@@ -155,8 +155,9 @@ class AcmeProvider(CertificateProvider):
                      lambda: messages.Order.from_json(response.json()))
         status = order.status
         if status == messages.STATUS_INVALID:
+            reason = self._invalid_reason(order)
             self._clean_up(order)
-            raise ProviderRejectedError(self._failure(order))
+            raise ProviderRejectedError(reason)
         if status == messages.STATUS_PENDING:
             return self._work_on_authorizations(external_id, order)
         if status == messages.STATUS_READY:
@@ -263,6 +264,18 @@ class AcmeProvider(CertificateProvider):
                                        challb.chall.validation(self.client().net.key))
             except (ProviderError, ValueError, jose.DeserializationError):
                 continue
+
+    def _invalid_reason(self, order: messages.Order) -> str:
+        """The failed authorization's challenge error names the name; else the order's."""
+        for url in order.authorizations or ():
+            try:
+                response = self._get(url, "Reading an authorization")
+                authz = messages.Authorization.from_json(response.json())
+            except (ProviderError, ValueError, jose.DeserializationError):
+                continue
+            if authz.status == messages.STATUS_INVALID:
+                return self._authz_failure(authz)
+        return self._failure(order)
 
     @staticmethod
     def _failure(order: messages.Order) -> str:

@@ -83,6 +83,11 @@ class DnsUpdater:
         except (dns.exception.Timeout, OSError) as exc:
             raise ProviderTransientError(f"{what}: the DNS server {self.host}:{self.port} "
                                          "did not answer.", retry_after=10) from exc
+        except dns.tsig.PeerError as exc:
+            raise ProviderRejectedError(f"{what}: the DNS server rejected the TSIG key "
+                                        f"({exc.__class__.__name__}); check the key name, "
+                                        "algorithm and secret.",
+                                        code="dns.tsig_refused") from exc
         except dns.tsig.BadSignature as exc:
             raise ProviderRejectedError(f"{what}: the DNS server's TSIG signature does not "
                                         "verify (wrong key?).") from exc
