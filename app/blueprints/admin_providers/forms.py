@@ -15,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from app.blueprints.forms import choices
 from app.domain.providers import TSIG_ALGORITHMS
 
 
@@ -36,15 +37,15 @@ class AcmeProviderForm(ProviderNameForm):
     eab_kid = StringField("EAB key id (optional)", render_kw={"spellcheck": "false"})
     eab_hmac_key = PasswordField("EAB HMAC key (base64url)",
                                  render_kw={"autocomplete": "off"})
-    challenge = RadioField("Challenge", choices=[
+    challenge = RadioField("Challenge", choices=choices([
         ("http-01", "http-01 — the platform answers at /.well-known/acme-challenge/"),
-        ("dns-01", "dns-01 — TXT records by RFC 2136 dynamic update (needed for wildcards)")],
+        ("dns-01", "dns-01 — TXT records by RFC 2136 dynamic update (needed for wildcards)")]),
         default="http-01")
     dns_server = StringField("DNS server (HOST:PORT)",
                              render_kw={"placeholder": "ns1.example.com:53"})
     dns_zone = StringField("DNS zone", render_kw={"placeholder": "example.com"})
     tsig_name = StringField("TSIG key name")
-    tsig_algorithm = SelectField("TSIG algorithm", choices=[(a, a) for a in TSIG_ALGORITHMS],
+    tsig_algorithm = SelectField("TSIG algorithm", choices=choices((a, a) for a in TSIG_ALGORITHMS),
                                  default="hmac-sha256")
     tsig_secret = PasswordField("TSIG secret (base64)", render_kw={"autocomplete": "off"})
     ca_bundle = TextAreaField("CA bundle (PEM, optional)", render_kw={
