@@ -184,9 +184,11 @@ def _wait(order: Order, result: SubmitResult, key: object | None,
     db.session.execute(update(Order).where(
         Order.id == order.id, Order.status == OrderStatus.PROCESSING).values(**values)
         .execution_options(synchronize_session=False))
-    when = "at once" if delay < 1 else f"next check {next_check:%H:%M:%S} UTC"
+    when = "checking again at once" if delay < 1 else \
+        f"next check {next_check:%H:%M:%S} UTC"
+    what = result.note.rstrip(". ")
     note(order.id, OrderStatus.PROCESSING,
-         f"Waiting for the CA{': ' + result.note if result.note else ''} ({when}).")
+         f"Waiting for the CA{': ' + what if what else ''}; {when}.")
     db.session.commit()
     db.session.refresh(order)
     return Waiting(next_check_at=next_check, checks=order.checks)
