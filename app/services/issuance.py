@@ -34,6 +34,7 @@ from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
+from app.services.key_bindings import certificate_key_binding, pending_key_binding
 from app.services.keyring import load_keyring
 from app.services.order_flow import note, transition
 from app.services.orders import PolicyRejected
@@ -53,14 +54,6 @@ class Waiting:
 
 
 Outcome = Issued | Waiting
-
-
-def certificate_key_binding(certificate_id: uuid.UUID) -> bytes:
-    return f"certificate:{certificate_id}".encode()
-
-
-def pending_key_binding(order_id: uuid.UUID) -> bytes:
-    return f"order:{order_id}:key".encode()
 
 
 def requester_of(order: Order) -> Requester:

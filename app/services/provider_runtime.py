@@ -25,19 +25,12 @@ from app.providers.base import (
     ProviderRow,
 )
 from app.providers.registry import build
+from app.services.key_bindings import account_key_binding, ca_key_binding
 from app.services.keyring import load_keyring
 from app.services.providers import outbound_policy
 from app.services.worker_keys import SealedSecretInvalid, open_sealed
 
 log = logging.getLogger(__name__)
-
-
-def ca_key_binding(ca_id: uuid.UUID) -> bytes:
-    return f"ca:{ca_id}".encode()
-
-
-def account_key_binding(provider_id: uuid.UUID) -> bytes:
-    return f"provider:{provider_id}:account-key".encode()
 
 
 class PlatformHost:
