@@ -74,3 +74,8 @@ def acknowledge(alert_id: int, user: User) -> CertificateAlert:
         alert.acknowledged_by_id = user.id
         db.session.commit()
     return alert
+
+
+def commit() -> None:
+    """Alerts recorded by a view outside another use case (the CSR check)."""
+    db.session.commit()

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, User
@@ -44,3 +45,18 @@ def _current_actor() -> User | None:
     if has_request_context() and current_user.is_authenticated:
         return current_user._get_current_object()  # type: ignore[no-any-return]
     return None
+
+
+def page_of_events(size: int, before: int | None = None) -> tuple[list[AuditEvent], int | None]:
+    """Newest first, ``size`` events with ids below ``before``; and the cursor of the next
+    page (None on the last)."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(size + 1)
+    if before:
+        query = query.where(AuditEvent.id < before)
+    events = list(db.session.scalars(query))
+    return events[:size], (events[size - 1].id if len(events) > size else None)
+
+
+def commit() -> None:
+    """For views that record an event outside another use case (e.g. logout)."""
+    db.session.commit()

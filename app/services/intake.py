@@ -18,7 +18,7 @@ from app.domain.validation import NameScope, check_names, check_request_values, 
 from app.extensions import db
 from app.models import Domain
 from app.models.domains import DOMAIN_KIND_NETWORK
-from app.pki.csr import ParsedCSR, parse_csr
+from app.pki.csr import MAX_CSR_BYTES, ParsedCSR, parse_csr
 from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakKey
 from app.services.issuers import check_provider, fit_to_provider
 from app.services.policies import policy_index
@@ -192,3 +192,6 @@ def prefer_enforced_subject(request: CertificateRequest) -> CertificateRequest:
     evaluation = evaluate(request, policy_index().applicable(request))
     return request.replace(**{f: e.value for f, e in evaluation.enforced.items()
                               if f in SUBJECT_FIELDS})
+
+
+__all__ = ["MAX_CSR_BYTES", "ParsedCSR"]   # for the CSR upload page, which reads them here

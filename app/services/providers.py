@@ -87,6 +87,11 @@ def order_count(provider: Provider) -> int:
                              .where(Order.provider_id == provider.id)) or 0
 
 
+def types_to_come() -> list[str]:
+    """Provider types named by the spec that this version cannot create yet."""
+    return [t for t in PROVIDER_TYPES if not is_available(t)]
+
+
 def type_label(provider_type: str) -> str:
     return TYPE_LABELS.get(provider_type, provider_type)
 

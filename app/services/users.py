@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import AuditEvent, Domain, User
 from app.models.base import utcnow
 from app.services import audit
-from app.services.errors import Conflict, ServiceError, ValidationFailed
+from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 12
 # A real scrypt hash of a random password: checking against it when the e-mail is unknown
@@ -197,3 +197,18 @@ def _refuse_if_throttled(key: str, source_ip: str | None) -> None:
         minutes = max(1, window.seconds // 60)
         raise LoginThrottled(
             f"Too many failed logins. Try again in {minutes} minutes.", code="auth.throttled")
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user.not_found")
+    return user
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))

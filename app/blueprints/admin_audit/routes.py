@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import select
 
 from app.domain.roles import Permission
-from app.extensions import db
-from app.models import AuditEvent
+from app.services import audit
 from app.web.access import require
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
@@ -15,12 +13,7 @@ bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
 @bp.get("/")
 @require(Permission.VIEW_AUDIT)
 def index() -> str:
-    size = current_app.config["PAGE_SIZE"]
     before = request.args.get("before", type=int)
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(size + 1)
-    if before:
-        query = query.where(AuditEvent.id < before)
-    events = list(db.session.scalars(query))
-    next_before = events[size - 1].id if len(events) > size else None
-    return render_template("admin_audit/index.html", events=events[:size],
+    events, next_before = audit.page_of_events(current_app.config["PAGE_SIZE"], before)
+    return render_template("admin_audit/index.html", events=events,
                            next_before=next_before, first_page=before is None)

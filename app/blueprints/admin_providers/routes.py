@@ -11,10 +11,9 @@ from werkzeug.wrappers import Response
 
 from app.blueprints.admin_providers.forms import AcmeProviderForm, ProviderNameForm
 from app.blueprints.forms import ActionForm, attach_error
-from app.domain.providers import ACME, PROVIDER_TYPES
+from app.domain.providers import ACME
 from app.domain.roles import Permission
 from app.models import Provider
-from app.providers.registry import is_available
 from app.services import providers
 from app.services.errors import QueueUnavailable, ServiceError
 from app.web.access import require
@@ -58,7 +57,7 @@ def create() -> Response | tuple[str, int]:
                   "success")
             return redirect(url_for("admin_providers.edit", provider_id=provider.id), code=303)
     status = 422 if request.method == "POST" else 200
-    later = [providers.type_label(t) for t in PROVIDER_TYPES if not is_available(t)]
+    later = [providers.type_label(t) for t in providers.types_to_come()]
     return render_template("admin_providers/new.html", form=form, later=later), status
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -14,7 +13,6 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.services import alerts
-from app.services.errors import NotFound
 
 bp = Blueprint("alerts", __name__, url_prefix="/certificates/alerts")
 
@@ -33,8 +31,5 @@ def index() -> str:
 @bp.post("/<int:alert_id>/acknowledge")
 @login_required
 def acknowledge(alert_id: int) -> Response:
-    try:
-        alerts.acknowledge(alert_id, current_user)
-    except NotFound:
-        abort(404)
+    alerts.acknowledge(alert_id, current_user)
     return redirect(url_for("alerts.index"))

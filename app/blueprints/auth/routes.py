@@ -44,9 +44,7 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout() -> Response:
     audit.record("auth.logout", resource_type="user", resource_id=current_user.id)
-    from app.extensions import db
-
-    db.session.commit()
+    audit.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from app.domain.roles import Permission
-from app.extensions import db
-from app.models import CertificateAuthority, Domain
-from app.models.pki import CA_ACTIVE
+from app.services import domains, pki
 
 bp = Blueprint("clm", __name__)
 
@@ -16,10 +13,8 @@ bp = Blueprint("clm", __name__)
 @bp.get("/")
 @login_required
 def home() -> str:
-    active_domains = db.session.scalar(
-        select(func.count(Domain.id)).where(Domain.enabled.is_(True))) or 0
-    active_cas = db.session.scalar(select(func.count(CertificateAuthority.id)).where(
-        CertificateAuthority.status == CA_ACTIVE)) or 0
+    active_domains = domains.active_domain_count()
+    active_cas = pki.active_ca_count()
     return render_template("clm/home.html", active_domains=active_domains,
                            active_cas=active_cas,
                            can_manage_domains=current_user.can(Permission.MANAGE_DOMAINS))

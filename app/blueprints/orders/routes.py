@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.domain.request import CertificateRequest
 from app.models import Order
 from app.services import order_queries, orders, wizard
-from app.services.errors import NotFound
 from app.services.requesters import requester_for_user
 from app.web.htmx import no_store, render_page
 
@@ -17,10 +16,7 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
 def _order(order_id: str) -> Order:
-    try:
-        return orders.get_order_for(order_id, current_user)
-    except NotFound:
-        abort(404)
+    return orders.get_order_for(order_id, current_user)
 
 
 @bp.get("/")

@@ -3,10 +3,13 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from app.blueprints.forms import choices
-from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services.pki import (
+    ALGORITHMS,
+    DEFAULT_CA_ALGORITHM,
+    DEFAULT_DIGEST,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_ROOT_VALIDITY_DAYS,
+    DIGESTS,
     MAX_CA_VALIDITY_DAYS,
     MIN_CA_VALIDITY_DAYS,
     CAParameters,

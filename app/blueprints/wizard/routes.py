@@ -1,13 +1,13 @@
 """Request New Certificate: four steps, each a partial of one page (works without JS)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.wizard.view import StepView, values_from_form
 from app.services import wizard
 from app.services.domains import has_active_domain
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict
 from app.services.issuers import issuer_choices, provider_choices
 from app.services.orders import PolicyRejected
 from app.web.htmx import is_htmx, render_page
@@ -16,10 +16,7 @@ bp = Blueprint("wizard", __name__, url_prefix="/request")
 
 
 def _draft(draft_id: str):
-    try:
-        return wizard.get_draft(draft_id, current_user)
-    except NotFound:
-        abort(404)
+    return wizard.get_draft(draft_id, current_user)
 
 
 def _step_url(draft, step: str) -> str:
