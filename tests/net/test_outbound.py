@@ -183,3 +183,25 @@ def test_environment_proxies_are_ignored(standin: StandIn,
     monkeypatch.setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
     standin.routes["/dir"] = lambda _: Reply(body=b"{}")
     assert session(standin).get(standin.url("/dir")).status_code == 200
+
+
+def test_an_acme_directory_redirecting_to_the_metadata_address_is_refused(
+        app, standin: StandIn, worker_key: None) -> None:
+    """The same guard under the ACME library: a CA URL that redirects to the cloud
+    metadata service fails the connection test (and would fail an order) with the reason,
+    and nothing is fetched from there."""
+    from app.extensions import db
+    from app.services import providers
+    from app.services.provider_runtime import build_provider
+
+    standin.routes["/dir"] = lambda _: Reply(301, headers={
+        "Location": "https://169.254.169.254/latest/meta-data/iam/security-credentials/"})
+    with app.app_context():
+        row = providers.create_provider("acme", "Redirecting", {
+            "directory_url": standin.url("/dir"), "challenge": "http-01",
+            "ca_bundle": standin.tls.ca_pem}, {})
+        report = build_provider(row).test_connection()
+        db.session.remove()
+    assert not report.ok
+    assert "169.254.169.254" in report.summary and "metadata" in report.summary
+    assert standin.hits == ["GET /dir"]
