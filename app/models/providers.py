@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.domain.providers import BUILTIN
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
@@ -39,7 +40,7 @@ class Provider(db.Model):
 
     @property
     def is_builtin(self) -> bool:
-        return self.type == "builtin"
+        return self.type == BUILTIN
 
     @property
     def secret_names(self) -> list[str]:

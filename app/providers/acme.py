@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.domain.providers import ACME
 from app.domain.request import CertificateRequest
 from app.providers.acme_net import (
     GuardedClientNetwork,
@@ -56,7 +57,7 @@ WAIT_FOR_ISSUANCE = 2
 
 
 class AcmeProvider(CertificateProvider):
-    type = "acme"
+    type = ACME
     display_name = "ACME CA"
 
     def __init__(self, row: ProviderRow, secrets: Mapping[str, str],

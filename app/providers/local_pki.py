@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
+from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
 from app.pki.errors import PkiError
 from app.pki.leaf import LeafProfile, issue_leaf
@@ -24,7 +25,7 @@ class LocalPKIProvider(CertificateProvider):
     """Issues at once (never PENDING). The issuing intermediate is the request's
     ``issuer_id``, loaded with its decrypted key by the host (in the worker)."""
 
-    type = "builtin"
+    type = BUILTIN
     display_name = "Local PKI"
 
     def submit(self, request: CertificateRequest,
