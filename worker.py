@@ -6,6 +6,7 @@ from app import create_app
 from app.jobs.sweeper_thread import SweeperThread
 from app.jobs.worker import build_worker
 from app.services.keyring import load_keyring
+from app.services.worker_keys import ensure_worker_key
 
 if __name__ == "__main__":
     app = create_app()
@@ -13,6 +14,8 @@ if __name__ == "__main__":
         # Fail at start, not at the first job, when the key-encryption key is missing or
         # malformed (in production it must come from KEY_ENCRYPTION_KEYS).
         load_keyring()
+        # The key pair the web seals secrets to (provider credentials) is the worker's.
+        ensure_worker_key()
     # The first sweep also picks up work recorded while Redis was unreachable.
     SweeperThread(app).start()
     build_worker(app).work(with_scheduler=True)

@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_audit,
         admin_domains,
         admin_policies,
+        admin_providers,
         admin_users,
         alerts,
         api,
@@ -104,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         clm,
         couriers,
         csr,
+        http01,
         orders,
         pki,
         policy_test,
@@ -111,9 +113,11 @@ def _register_blueprints(app: Flask) -> None:
     )
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
-                   admin_domains, admin_policies, pki, admin_audit, couriers, csr):
+                   admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
+                   csr, http01):
         app.register_blueprint(module.bp)
-    app.register_blueprint(api.bp)  # the couriers' JSON API (bearer tokens, CSRF-exempt)
+    csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
+    app.register_blueprint(api.bp)
 
 
 def _register_web_helpers(app: Flask) -> None:

@@ -65,6 +65,20 @@ def default_settings(instance_path: str) -> dict[str, Any]:
                                                             "30")),
         "SWEEP_PROCESSING_TIMEOUT_SECONDS": float(
             os.environ.get("SWEEP_PROCESSING_TIMEOUT_SECONDS", "300")),
+        # Outbound calls (CAs, later webhooks): https only and public addresses only,
+        # unless these relax it (tests: plain http and loopback; an internal DNS server).
+        "OUTBOUND_ALLOW_HTTP": os.environ.get("OUTBOUND_ALLOW_HTTP") == "1",
+        "OUTBOUND_ALLOWED_NETWORKS": [n for n in os.environ.get(
+            "OUTBOUND_ALLOWED_NETWORKS", "").replace(",", " ").split() if n],
+        "OUTBOUND_CONNECT_TIMEOUT": float(os.environ.get("OUTBOUND_CONNECT_TIMEOUT", "5")),
+        "OUTBOUND_READ_TIMEOUT": float(os.environ.get("OUTBOUND_READ_TIMEOUT", "20")),
+        "OUTBOUND_TOTAL_TIMEOUT": float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT", "60")),
+        "OUTBOUND_MAX_RESPONSE_BYTES": int(os.environ.get("OUTBOUND_MAX_RESPONSE_BYTES",
+                                                          str(1024 * 1024))),
+        # An order waiting on an external CA fails after this long (ACME orders expire
+        # after days; a commercial CA's validation can take as long).
+        "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",
+                                                          str(7 * 86400))),
     }
 
 

@@ -1,11 +1,15 @@
 """Readable builders for test data, going through the real services."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Flask
 
 from app.extensions import db
+
+#: The Local PKI provider row migration 0005 seeds.
+LOCAL_PKI_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 def add_domain(app: Flask, name: str, enabled: bool = True) -> int:

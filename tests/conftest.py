@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
@@ -28,6 +31,10 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "correct horse battery staple"
+#: Outbound calls may reach loopback in tests (pebble, bind9, stand-in CAs all listen there).
+TEST_ALLOWED_NETWORKS = "127.0.0.1/32 ::1/128"
+
+pytest_plugins = ["tests.interop.fixtures"]
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -48,6 +55,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests last: they start a real worker on the session's queue, and the other
     tests drain that queue themselves (see tests/e2e/conftest.py)."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        skip = pytest.mark.skip(reason="interop runs on PostgreSQL (once, in CI)")
+        for item in items:
+            if item.get_closest_marker("interop") is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +74,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
         "KEY_ENCRYPTION_KEYS": KeyEncryptionKeyring.generate_spec("testkek"),
         "INSTANCE_PATH": str(instance),
+        "OUTBOUND_ALLOWED_NETWORKS": TEST_ALLOWED_NETWORKS,
     }
 
 
@@ -90,7 +103,13 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+                if table.name == "certificate_providers":
+                    # The migration seeds the Local PKI row; every test starts with it.
+                    conn.execute(table.delete().where(table.c.type != "builtin"))
+                    conn.execute(table.update().values(
+                        name="Local PKI", active=True, test_status=None, test_steps=[]))
+                else:
+                    conn.execute(table.delete())
     _drop_queue(application.config["REDIS_URL"], application.config["RQ_QUEUE"])
 
 
@@ -127,6 +146,44 @@ def run_jobs(app: Flask) -> None:
 @pytest.fixture
 def jobs(app: Flask):
     return lambda: run_jobs(app)
+
+
+def run_jobs_until(app: Flask, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Drain the queue (and the scheduled jobs that are due, as the worker's scheduler
+    would) until ``done()``; fails after ``timeout`` seconds."""
+    from app.jobs.worker import build_worker
+
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the jobs did not finish in time"
+        build_worker(app, name=f"test-{uuid.uuid4().hex[:8]}").work(burst=True,
+                                                                    with_scheduler=True)
+        if not done():
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def worker_key(app: Flask) -> None:
+    """The worker's sealing key pair (the worker makes it at start; tests that store
+    provider secrets need it)."""
+    from app.services.worker_keys import ensure_worker_key
+
+    with app.app_context():
+        ensure_worker_key()
+        db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The base URL of the session app, served by werkzeug in a background thread (the
+    browser tests' server, and the http-01 answers pebble validates)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
 
 
 # ---- builders and web helpers -------------------------------------------------------------

@@ -11,8 +11,8 @@ from app.cli.output import emit, fail, json_option, service_errors
 from app.extensions import db
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
-from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services import pki
+from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 
 group = click.Group("pki", help="Manage the Local PKI (roots and intermediates).")
 

@@ -4,11 +4,9 @@ import sys
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from app.cli.output import emit, fail, json_option, service_errors
 from app.domain.roles import Role
-from app.extensions import db
 from app.models import User
 from app.services import domains as domain_service
 from app.services import users
@@ -73,7 +71,7 @@ def create(email: str, name: str, role: str, domain_names: tuple[str, ...],
 @json_option
 @with_appcontext
 def list_users(as_json: bool) -> None:
-    rows = list(db.session.scalars(select(User).order_by(User.email)))
+    rows = users.list_users()
     emit(as_json, [user_json(u) for u in rows],
          "\n".join(f"{u.email}\t{u.role}\t{'enabled' if u.enabled else 'disabled'}"
                    for u in rows) or "No users.")
@@ -85,7 +83,7 @@ def list_users(as_json: bool) -> None:
 @with_appcontext
 def reset_password(email: str, as_json: bool) -> None:
     """Give a user a new one-time password (they must change it at next login)."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = users.find_user(email)
     if user is None:
         fail(f"No user with e-mail {email}.", "user.unknown", as_json)
     password = users.reset_password(user, actor=None)

@@ -12,7 +12,6 @@ __all__ = [
     "KEY_USAGE_LABELS",
     "ORDER_TYPE_LABELS",
     "PATHWAY_LABELS",
-    "PROVIDER_LABELS",
     "REQUESTER_KIND_LABELS",
     "SOURCE_LABELS",
     "count_noun",
@@ -55,12 +54,6 @@ ORDER_TYPE_LABELS: dict[str, str] = {
     "local_pki": "Local PKI",
     "acme": "ACME CA",
     "external_ca": "External CA",
-}
-PROVIDER_LABELS: dict[str, str] = {
-    "builtin": "Local PKI",
-    "acme": "ACME",
-    "digicert": "DigiCert CertCentral",
-    "globalsign": "GlobalSign Atlas",
 }
 SOURCE_LABELS: dict[str, str] = {"managed": "Issued here", "discovered": "Discovered"}
 #: Kinds of requester, as a filter offers them.

@@ -67,7 +67,7 @@ _OPTIONAL_TEXT_FIELDS = (
     "locality",
     "algorithm",
     "digest",
-    "provider",
+    "provider_id",
     "issuer_id",
 )
 
@@ -103,7 +103,7 @@ class CertificateRequest:
     validity_days: int | None = None
     key_usage: tuple[str, ...] = ()
     extended_key_usage: tuple[str, ...] = ()
-    provider: str | None = None
+    provider_id: str | None = None
     issuer_id: str | None = None
     action: str = "certificate.generate"
     csr_key: PublicKeyFacts | None = field(default=None)

@@ -4,11 +4,12 @@ The worker holds the key-encryption key, and RQ would import and call whatever f
 queued job names. So every queue, job fetch and worker here uses RQ's ``JSONSerializer``
 (never pickle: a payload is data, never code), and the worker's job class refuses any job
 function or callback not listed below (the job fails with ``JobRefused`` and an error is
-logged; nothing is imported). ``enqueue_once`` refuses to enqueue an unlisted function, so
-a new job that was not added here fails loudly in the tests, not silently in production.
+logged; nothing is imported).
 
-To add a job: put a thin function in ``app/jobs/`` (ids and sealed strings in, one service
-call) and add its dotted name to ``ALLOWED_JOBS`` (or ``ALLOWED_CALLBACKS``).
+``JOBS`` and ``CALLBACKS`` are the one list of job functions: services enqueue by their
+short names (``app.jobs.enqueue``, which refuses any other name), and the worker runs only
+their dotted paths. To add a job: put a thin function in ``app/jobs/`` (ids and sealed
+strings in, one service call) and add it here under a short name.
 """
 from __future__ import annotations
 
@@ -24,29 +25,43 @@ log = logging.getLogger(__name__)
 
 SERIALIZER = JSONSerializer
 
-ALLOWED_JOBS: frozenset[str] = frozenset({
-    "app.jobs.orders.issue_order",
-    "app.jobs.pki.generate_ca",
-    "app.jobs.pki.prepare_key_export",
-    "app.jobs.exports.prepare_certificate_export",
-})
-ALLOWED_CALLBACKS: frozenset[str] = frozenset({
-    "app.jobs.orders.on_issue_failure",
-})
+#: Every job function the platform runs, by the short name services enqueue it under.
+JOBS: dict[str, str] = {
+    "issue_order": "app.jobs.orders.issue_order",
+    "check_order": "app.jobs.orders.check_order",
+    "test_provider": "app.jobs.providers.test_provider_connection",
+    "generate_ca": "app.jobs.pki.generate_ca",
+    "export_ca_key": "app.jobs.pki.prepare_key_export",
+    "export_certificate_key": "app.jobs.exports.prepare_certificate_export",
+}
+#: Every job callback (RQ calls it in the worker after a job's attempt).
+CALLBACKS: dict[str, str] = {
+    "issue_order_failed": "app.jobs.orders.on_issue_failure",
+}
+ALLOWED_JOBS: frozenset[str] = frozenset(JOBS.values())
+ALLOWED_CALLBACKS: frozenset[str] = frozenset(CALLBACKS.values())
 
 
 class JobRefused(Exception):
     """A queued job names a function the worker does not run."""
 
 
-def dotted_name(func: Callable[..., Any]) -> str:
-    return f"{func.__module__}.{func.__qualname__}"
-
-
-def check_enqueueable(func: Callable[..., Any]) -> None:
-    if dotted_name(func) not in ALLOWED_JOBS:
-        raise JobRefused(f"{dotted_name(func)} is not in app.jobs.allowlist.ALLOWED_JOBS; "
+def job_path(name: str) -> str:
+    """The dotted path of job ``name``; ``JobRefused`` for a name off the list."""
+    path = JOBS.get(name)
+    if path is None:
+        raise JobRefused(f"{name!r} is not in app.jobs.allowlist.JOBS (ALLOWED_JOBS); "
                          "the worker would refuse it.")
+    return path
+
+
+def callback_path(name: str) -> str:
+    """The dotted path of callback ``name``; ``JobRefused`` for a name off the list."""
+    path = CALLBACKS.get(name)
+    if path is None:
+        raise JobRefused(f"{name!r} is not in app.jobs.allowlist.CALLBACKS "
+                         "(ALLOWED_CALLBACKS); the worker would refuse it.")
+    return path
 
 
 class AllowListedJob(Job):

@@ -1,18 +1,15 @@
-"""Connections to Redis and the enqueue helper with deterministic job ids."""
+"""Connections to Redis and reading job states (enqueueing is ``app/jobs/enqueue.py``)."""
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 
-from app.jobs.allowlist import SERIALIZER, check_enqueueable
+from app.jobs.allowlist import SERIALIZER
 
 log = logging.getLogger(__name__)
 
@@ -25,27 +22,6 @@ def redis_connection() -> Redis:
 def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection(),
                  serializer=SERIALIZER)
-
-
-def enqueue_once(func: Callable[..., Any], job_id: str, *args: Any, description: str,
-                 job_timeout: int = 600, **kwargs: Any) -> bool:
-    """Hand a job to the workers unless a job with this id is already queued or running.
-
-    ``description`` is set explicitly because RQ logs it, and its default would include the
-    arguments (which may carry sealed secrets). Returns False when Redis cannot be reached:
-    the database row stays as it is and can be re-enqueued later. ``func`` must be in the
-    worker's allow-list (``app.jobs.allowlist``), and every argument JSON-friendly."""
-    check_enqueueable(func)
-    try:
-        get_queue().enqueue(func, *args, job_id=job_id, unique=True, description=description,
-                            job_timeout=job_timeout, result_ttl=0, failure_ttl=86400,
-                            **kwargs)
-    except DuplicateJobError:
-        log.info("job %s is already queued", job_id)
-    except RedisError as exc:
-        log.warning("could not enqueue %s: %s", job_id, exc.__class__.__name__)
-        return False
-    return True
 
 
 LIVE_JOB_STATES = {"queued", "scheduled", "deferred", "started"}

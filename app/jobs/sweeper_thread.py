@@ -6,6 +6,8 @@ import threading
 
 from flask import Flask
 
+from app.services.sweeper import sweep
+
 log = logging.getLogger(__name__)
 
 
@@ -16,8 +18,6 @@ class SweeperThread(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from app.services.sweeper import sweep
-
         interval = self.app.config["SWEEP_INTERVAL_SECONDS"]
         while not self.stopped.is_set():
             try:

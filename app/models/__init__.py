@@ -7,6 +7,7 @@ from app.models.domains import Domain, user_domains
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
+from app.models.providers import Provider, ProviderChallenge, WorkerKey
 from app.models.sessions import UserSession
 from app.models.users import User
 from app.models.wizard import WizardDraft
@@ -24,9 +25,12 @@ __all__ = [
            "Order",
            "OrderEvent",
            "PolicyRecord",
+           "Provider",
+           "ProviderChallenge",
            "User",
            "UserSession",
            "WizardDraft",
+           "WorkerKey",
            "courier_domains",
            "user_domains",
 ]

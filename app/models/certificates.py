@@ -32,7 +32,10 @@ class Certificate(db.Model):
     issuer_dn: Mapped[str] = mapped_column(Text)
     issuer_ca_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("certificate_authorities.id", ondelete="SET NULL"), nullable=True, index=True)
-    provider: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(100))          # the provider's name then
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificate_providers.id", ondelete="SET NULL"), nullable=True,
+        index=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     digest: Mapped[str] = mapped_column(String(16))
     serial_hex: Mapped[str] = mapped_column(String(64))

@@ -13,6 +13,7 @@ from app.models.base import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.certificates import Certificate
+    from app.models.providers import Provider
 
 
 class Order(db.Model):
@@ -26,7 +27,8 @@ class Order(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     common_name: Mapped[str] = mapped_column(String(253), index=True)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    provider: Mapped[str] = mapped_column(String(32))
+    provider_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("certificate_providers.id"), index=True)
     requested_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     requested_by_label: Mapped[str] = mapped_column(String(254))
@@ -41,9 +43,20 @@ class Order(db.Model):
     csr_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Times a worker has started this order (the sweeper gives up after a few lost workers).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # An order waiting on an external CA: the CA's order id (never submitted again once
+    # set), when to ask next, how many checks were made (the check job's id and claim), a
+    # platform-made key kept (under the KEK) until the certificate arrives, and the lint
+    # findings recorded on the CA's certificate.
+    external_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                           index=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    pending_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lint_findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     certificate: Mapped[Certificate | None] = relationship(back_populates="order",
                                                            uselist=False)
+    provider: Mapped[Provider] = relationship(lazy="joined")
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan")
 

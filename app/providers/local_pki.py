@@ -1,41 +1,37 @@
 """The built-in Local PKI: signs with an active intermediate, synchronously."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 
+from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
 from app.pki.errors import PkiError
-from app.pki.keys import PrivateKey
 from app.pki.leaf import LeafProfile, issue_leaf
 from app.pki.subject import SubjectFields
 from app.providers.base import (
     CertificateProvider,
+    ConnectionReport,
+    Progress,
     ProviderRejectedError,
+    StepRecorder,
     SubmitResult,
     SubmitStatus,
 )
 
 
-@dataclass(frozen=True)
-class IssuingCA:
-    certificate: x509.Certificate
-    private_key: PrivateKey
-    chain: tuple[x509.Certificate, ...]      # the issuer's own issuers (the root excluded)
-
-
 class LocalPKIProvider(CertificateProvider):
-    type = "builtin"
-    display_name = "Local PKI"
+    """Issues at once (never PENDING). The issuing intermediate is the request's
+    ``issuer_id``, loaded with its decrypted key by the host (in the worker)."""
 
-    def __init__(self, issuer: IssuingCA) -> None:
-        self.issuer = issuer
+    type = BUILTIN
+    display_name = "Local PKI"
 
     def submit(self, request: CertificateRequest,
                csr: x509.CertificateSigningRequest) -> SubmitResult:
-        if self.issuer.certificate.not_valid_after_utc <= datetime.now(UTC):
+        issuer = self.host.issuing_ca(request.issuer_id)
+        if issuer.certificate.not_valid_after_utc <= datetime.now(UTC):
             raise ProviderRejectedError("The issuing CA has expired.")
         try:
             profile = LeafProfile(
@@ -50,9 +46,24 @@ class LocalPKIProvider(CertificateProvider):
                 extended_key_usage=request.extended_key_usage,
                 validity_days=request.validity_days or 365,
                 digest=request.digest or "sha256")
-            certificate = issue_leaf(profile, csr.public_key(), self.issuer.certificate,
-                                     self.issuer.private_key)
+            certificate = issue_leaf(profile, csr.public_key(), issuer.certificate,
+                                     issuer.private_key)
         except PkiError as exc:
             raise ProviderRejectedError(str(exc)) from exc
         return SubmitResult(SubmitStatus.ISSUED, certificate=certificate,
-                            chain=(self.issuer.certificate, *self.issuer.chain))
+                            chain=(issuer.certificate, *issuer.chain))
+
+    def revoke(self, certificate: x509.Certificate, reason: str) -> None:
+        """The Local PKI is its own CA: revocation is the platform's record (published
+        in its CRL and OCSP answers), so there is no one else to tell."""
+
+    def test_connection(self, progress: Progress | None = None) -> ConnectionReport:
+        steps = StepRecorder(progress)
+        try:
+            issuer = self.host.issuing_ca(None)
+        except ProviderRejectedError as exc:
+            steps.step("issuer", False, str(exc))
+        else:
+            steps.step("issuer", True, "Signing with "
+                       + issuer.certificate.subject.rfc4514_string() + ".")
+        return steps.report()

@@ -1,16 +1,33 @@
-"""Provider types by name. Adding a CA integration = one entry here."""
+"""Provider types by name, and building a provider from its record.
+
+Adding a CA integration = one class and one entry in ``PROVIDER_CLASSES``."""
 from __future__ import annotations
 
-from app.providers.base import CertificateProvider
+from collections.abc import Mapping
+
+from app.providers.acme import AcmeProvider
+from app.providers.base import CertificateProvider, ProviderHost, ProviderRow
 from app.providers.local_pki import LocalPKIProvider
 
-PROVIDER_TYPES: dict[str, type[CertificateProvider]] = {
+PROVIDER_CLASSES: dict[str, type[CertificateProvider]] = {
     LocalPKIProvider.type: LocalPKIProvider,
+    AcmeProvider.type: AcmeProvider,
 }
+
+
+def is_available(provider_type: str) -> bool:
+    return provider_type in PROVIDER_CLASSES
 
 
 def provider_class(provider_type: str) -> type[CertificateProvider]:
     try:
-        return PROVIDER_TYPES[provider_type]
+        return PROVIDER_CLASSES[provider_type]
     except KeyError:
         raise KeyError(f"Unknown provider type '{provider_type}'.") from None
+
+
+def build(row: ProviderRow, secrets: Mapping[str, str], host: ProviderHost
+          ) -> CertificateProvider:
+    """The provider for ``row`` with its opened ``secrets``, talking to the platform
+    through ``host``. Raises KeyError for a type without an implementation."""
+    return provider_class(row.type)(row, secrets, host)

@@ -103,3 +103,8 @@ def acknowledge(alert_id: int, user: User) -> CertificateAlert:
                                           "requester": alert.requester_label})
         db.session.commit()
     return alert
+
+
+def commit() -> None:
+    """Alerts recorded by a view outside another use case (the CSR check)."""
+    db.session.commit()

@@ -44,3 +44,8 @@ def _current_actor() -> User | None:
     if has_request_context() and current_user.is_authenticated:
         return current_user._get_current_object()  # type: ignore[no-any-return]
     return None
+
+
+def commit() -> None:
+    """For views that record an event outside another use case (e.g. logout)."""
+    db.session.commit()

@@ -1,6 +1,6 @@
 """Private key exports of inventory certificates, on the web side: validate, record,
 enqueue, show progress and hand the file out once. The same shape as the CA key export
-(``app/services/pki.py``): the worker (``app/jobs/exports.py``) is the only place that
+(``app/services/pki.py``): the worker (``services/key_exports.py``) is the only place that
 decrypts the key; the passphrase travels to it sealed (``app/services/sealed.py``).
 
 There is no sweeper for exports: a request whose job never reached a worker (Redis down
@@ -15,7 +15,8 @@ from sqlalchemy import update
 
 from app.domain.roles import Permission
 from app.extensions import db
-from app.jobs.queue import LIVE_JOB_STATES, enqueue_once, job_state
+from app.jobs.enqueue import enqueue
+from app.jobs.queue import LIVE_JOB_STATES, job_state
 from app.models import Certificate, CertificateExport, User
 from app.models.base import utcnow
 from app.pki.export import MIN_PASSPHRASE_LENGTH
@@ -67,11 +68,9 @@ def request_export(cert: Certificate, fmt: str, passphrase: str, *,
                  details={"common_name": cert.common_name, "format": fmt,
                           "export_id": str(export.id)})
     db.session.commit()
-    from app.jobs.exports import prepare_certificate_export
-
-    if not enqueue_once(prepare_certificate_export, job_id(export.id), str(export.id),
-                        sealed.seal(passphrase),
-                        description=f"export key of certificate {cert.id}"):
+    if not enqueue("export_certificate_key", job_id(export.id), str(export.id),
+                   sealed.seal(passphrase),
+                   description=f"export key of certificate {cert.id}"):
         raise QueueUnavailable(
             "The export was recorded, but the job queue cannot be reached, so no worker "
             "will prepare it. Please request the export again in a moment.",

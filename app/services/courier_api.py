@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.defaults import with_defaults
 from app.domain.policy import Violation
+from app.domain.providers import profile_for, unhonoured_fields
 from app.domain.request import CertificateRequest
 from app.domain.validation import parse_names
 from app.extensions import db
@@ -40,7 +41,7 @@ from app.services.intake import (
     request_from_csr,
     request_from_values,
 )
-from app.services.issuers import with_default_issuer
+from app.services.issuers import provider_of, with_default_provider
 from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected, submit_order
 
@@ -49,7 +50,10 @@ log = logging.getLogger(__name__)
 PATHWAY = "courier"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # Options taken from the body with a CSR (the key and the subject come from the CSR).
-CSR_OPTIONS = ("digest", "validity_days", "key_usage", "extended_key_usage", "issuer_id")
+CSR_OPTIONS = ("digest", "validity_days", "key_usage", "extended_key_usage", "provider_id",
+               "issuer_id")
+#: Body fields a provider may decide itself (refused when it does, not silently dropped).
+CA_DECIDED_BODY = ("subject", "digest", "validity_days", "key_usage", "extended_key_usage")
 
 
 @dataclass(frozen=True)
@@ -148,14 +152,15 @@ def _request_from_body(courier: Courier, body: Mapping[str, Any]
         if parsed is None:
             raise PolicyRejected(tuple(problems))
         request, problems = request_from_csr(parsed, options)
-        request = prefer_enforced_subject(with_default_issuer(request))
-        problems += _names_disagree(request, body)
+        request = prefer_enforced_subject(with_default_provider(request))
+        problems += _names_disagree(request, body) + _not_honoured(request, body)
         return request, parsed.pem, problems
     values = {**options, "common_name": body.get("common_name") or "",
               "sans": body.get("sans") or [], "algorithm": body.get("algorithm"),
               **{k: (body.get("subject") or {}).get(k) for k in SUBJECT_FIELDS}}
     request, problems = request_from_values(values)
-    request = with_default_issuer(request)
+    request = with_default_provider(request)
+    problems += _not_honoured(request, body)
     if not courier.encryption_public_key_pem:
         problems.append(Violation(
             code="courier.no_encryption_key", field="csr",
@@ -164,6 +169,19 @@ def _request_from_body(courier: Courier, body: Mapping[str, Any]
                     "public key). Send a CSR, or ask an administrator to set the "
                     "courier's public key."))
     return request, None, problems
+
+
+def _not_honoured(request: CertificateRequest, body: Mapping[str, Any]) -> list[Violation]:
+    """Options the chosen provider decides itself (an ACME CA's validity, usages ...)."""
+    provider = provider_of(request)
+    if provider is None:
+        return []
+    given = {("organization" if k == "subject" else k): body[k]
+             for k in CA_DECIDED_BODY if body.get(k) is not None}
+    found = unhonoured_fields(given, profile_for(provider.type, provider.config),
+                              provider.name)
+    return [Violation(code=v.code, field="subject" if v.field == "organization" else v.field,
+                      message=v.message) for v in found]
 
 
 def _name_set(request: CertificateRequest) -> set[str]:

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Domain, User, user_domains
 from app.models.domains import DOMAIN_KIND_DNS, DOMAIN_KIND_NETWORK
 from app.services import audit
-from app.services.errors import Conflict, ValidationFailed
+from app.services.errors import Conflict, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,10 @@ def find_domain(key: str) -> Domain | None:
 
 def kinds() -> tuple[str, str]:
     return DOMAIN_KIND_DNS, DOMAIN_KIND_NETWORK
+
+
+def get_domain(domain_id: int) -> Domain:
+    domain = db.session.get(Domain, domain_id)
+    if domain is None:
+        raise NotFound("No such domain.", code="domain.not_found")
+    return domain

@@ -3,15 +3,22 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """Root of service errors. ``message`` is safe to show; ``code`` is stable for scripts."""
+    """Root of the errors a use case raises for an ordinary "no". ``message`` is safe to
+    show; ``code`` is stable for scripts; ``status`` is the HTTP status it maps to (one
+    handler in ``app/web/errors.py`` renders it as a page, an htmx fragment or JSON);
+    ``retry_after`` (seconds) is set when trying again later may work."""
 
     status = 400
+    retry_after: int | None = None
 
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class ValidationFailed(ServiceError):

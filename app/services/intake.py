@@ -18,9 +18,9 @@ from app.domain.validation import NameScope, check_names, check_request_values, 
 from app.extensions import db
 from app.models import Domain
 from app.models.domains import DOMAIN_KIND_NETWORK
-from app.pki.csr import ParsedCSR, parse_csr
+from app.pki.csr import MAX_CSR_BYTES, ParsedCSR, parse_csr
 from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakKey
-from app.services.issuers import check_issuer
+from app.services.issuers import check_provider, fit_to_provider
 from app.services.policies import policy_index
 from app.services.requesters import Requester
 
@@ -92,14 +92,17 @@ def scopes_for(requester: Requester, request: CertificateRequest | None = None
 def assess(request: CertificateRequest, requester: Requester,
            parse_violations: Sequence[Violation] = ()) -> Assessment:
     """Run every rule over ``request``. Fields left empty are not judged (the wizard fills
-    them step by step); enforced policy values fill empty fields in the returned request."""
+    them step by step); enforced policy values fill empty fields in the returned request.
+    Fields the chosen provider decides itself (an ACME CA's subject, validity, usages) are
+    dropped first: they are neither sent nor judged."""
+    request = fit_to_provider(request)
     evaluation = evaluate(request, policy_index().applicable(request))
-    enforced = apply_enforced(request, evaluation)
+    enforced = fit_to_provider(apply_enforced(request, evaluation))
     violations = [*parse_violations]
     if request.common_name or request.dns_names or request.ip_addresses:
         violations += check_names(enforced, scopes_for(requester, enforced))
     violations += check_request_values(enforced)
-    violations += check_issuer(enforced)
+    violations += check_provider(enforced)
     violations += evaluation.violations
     return Assessment(request=enforced, evaluation=evaluation, violations=tuple(violations))
 
@@ -120,8 +123,8 @@ def _validity(raw: Any) -> tuple[int | None, list[Violation]]:
                                         f"'{str(raw)[:20]}'.")]
 
 
-def request_from_values(values: Mapping[str, Any], *, action: str = "certificate.generate",
-                        provider: str | None = None) -> tuple[CertificateRequest, list[Violation]]:
+def request_from_values(values: Mapping[str, Any], *, action: str = "certificate.generate"
+                        ) -> tuple[CertificateRequest, list[Violation]]:
     """Raw field values (wizard draft, policy test form) → request + input problems."""
     cn, dns, ips, emails, violations = parse_names(values.get("common_name") or "",
                                                    values.get("sans") or [])
@@ -136,7 +139,7 @@ def request_from_values(values: Mapping[str, Any], *, action: str = "certificate
         validity_days=validity,
         key_usage=tuple(values.get("key_usage") or ()),
         extended_key_usage=tuple(values.get("extended_key_usage") or ()),
-        provider=provider or _text(values.get("provider")),
+        provider_id=_text(values.get("provider_id")),
         issuer_id=_text(values.get("issuer_id")), action=action)
     return request, violations
 
@@ -170,8 +173,8 @@ def request_from_csr(parsed: ParsedCSR, values: Mapping[str, Any], *,
          "common_name": parsed.subject.get("common_name", ""),
          "sans": [*parsed.dns_names, *parsed.ip_addresses, *parsed.emails],
          **{k: values.get(k) for k in ("digest", "validity_days", "key_usage",
-                                       "extended_key_usage", "issuer_id")}},
-        action=action, provider="builtin")
+                                       "extended_key_usage", "provider_id", "issuer_id")}},
+        action=action)
     request = request.replace(csr_key=PublicKeyFacts(family=parsed.key_family,
                                                      bits=parsed.key_bits, curve=parsed.curve),
                               requests_ca=parsed.requests_ca)
@@ -189,3 +192,6 @@ def prefer_enforced_subject(request: CertificateRequest) -> CertificateRequest:
     evaluation = evaluate(request, policy_index().applicable(request))
     return request.replace(**{f: e.value for f, e in evaluation.enforced.items()
                               if f in SUBJECT_FIELDS})
+
+
+__all__ = ["MAX_CSR_BYTES", "ParsedCSR"]   # for the CSR upload page, which reads them here

@@ -1,37 +1,45 @@
-"""Issuing an order's certificate (runs in the worker: it decrypts and generates keys).
+"""Issuing an order's certificate with its provider (runs in the worker: it decrypts and
+generates keys).
 
-The order must already be ``processing`` (claimed by ``jobs.orders.issue_order``). This
-re-checks the request against today's domains and policies, makes the key and CSR unless
-the requester sent a CSR, has the provider sign, and stores the certificate and completes
-the order in ONE transaction; the unique ``certificates.order_id`` makes a second
-certificate for the same order impossible even if two runs got this far."""
+``submit`` sends a claimed (``processing``) order to its provider, ``resume`` continues
+one that is waiting on its CA. Either ends in ``settle``: an issued certificate is checked
+(the order's key and names, lint findings recorded for external CAs) and stored with the
+order's completion in ONE transaction — the unique ``certificates.order_id`` makes a
+second certificate for the same order impossible even if two runs got this far — or a
+PENDING answer is recorded (``external_id``, ``next_check_at``, the platform-made key kept
+under the KEK) and the order stays ``processing``."""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cryptography import x509
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.orders import OrderStatus
 from app.domain.policy import Violation
+from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
 from app.extensions import db
-from app.models import Certificate, CertificateAuthority, Courier, Order, User
+from app.models import Certificate, Courier, Order, User
 from app.models.base import utcnow
 from app.pki.csr import build_csr
 from app.pki.encoding import certificate_to_pem, fingerprint_sha256
 from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
-from app.providers.base import ProviderRejectedError, SubmitStatus
-from app.providers.local_pki import IssuingCA, LocalPKIProvider
+from app.pki.returned import lint, mismatches
+from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
 from app.services import alerts, audit, courier_keys
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
+from app.services.key_bindings import certificate_key_binding, pending_key_binding
 from app.services.keyring import load_keyring
-from app.services.order_flow import transition
+from app.services.order_flow import note, transition
 from app.services.orders import PolicyRejected
+from app.services.provider_runtime import build_provider
 from app.services.requesters import Requester, requester_for_user
 
 
@@ -40,12 +48,13 @@ class Issued:
     certificate_id: uuid.UUID | None      # None when another run completed the order first
 
 
-def certificate_key_binding(certificate_id: uuid.UUID) -> bytes:
-    return f"certificate:{certificate_id}".encode()
+@dataclass(frozen=True)
+class Waiting:
+    next_check_at: datetime
+    checks: int                           # the check number the next job claims
 
 
-def ca_key_binding(ca_id: uuid.UUID) -> bytes:
-    return f"ca:{ca_id}".encode()
+Outcome = Issued | Waiting
 
 
 def requester_of(order: Order) -> Requester:
@@ -85,68 +94,120 @@ def _key_recipient(order: Order) -> str | None:
     return courier.encryption_public_key_pem
 
 
-def issue(order: Order) -> Issued:
-    """Raises PolicyRejected / ProviderRejectedError / PkiError for a permanent refusal,
-    ProviderTransientError for a temporary one."""
-    request = CertificateRequest.from_dict(order.request)
-    assessment = assess(request, requester_of(order))
+def _stored_request(order: Order) -> CertificateRequest:
+    return CertificateRequest.from_dict(order.request).replace(
+        provider_id=str(order.provider_id))
+
+
+def _key_and_csr(order: Order, request: CertificateRequest, keyring: KeyEncryptionKeyring
+                 ) -> tuple[object | None, x509.CertificateSigningRequest]:
+    """The requester's CSR; or the key made for this order (kept while it waits on a
+    CA) and a CSR for it; or a new key."""
+    if order.csr_pem:
+        return None, x509.load_pem_x509_csr(order.csr_pem.encode())
+    if order.pending_key_encrypted:
+        key = load_private_key_pem(keyring.decrypt(order.pending_key_encrypted,
+                                                   pending_key_binding(order.id)))
+    else:
+        if request.algorithm is None:
+            raise ProviderRejectedError("The request names no key algorithm.")
+        key = generate_private_key(request.algorithm)
+    csr = build_csr(key, request.common_name or "", request.all_dns_names(),
+                    request.ip_addresses, request.emails, digest=request.digest or "sha256")
+    return key, csr
+
+
+def submit(order: Order) -> Outcome:
+    """Send a claimed order to its provider. Raises PolicyRejected / ProviderRejectedError
+    / PkiError for a permanent refusal, ProviderTransientError for a temporary one."""
+    assessment = assess(_stored_request(order), requester_of(order))
     if assessment.blocked:
         raise PolicyRejected(assessment.hard)
     request = assessment.request
     recipient = _key_recipient(order)
     keyring = load_keyring()
-    key = None
-    if order.csr_pem:
-        csr = x509.load_pem_x509_csr(order.csr_pem.encode())
-    else:
-        if request.algorithm is None:
-            raise ProviderRejectedError("The request names no key algorithm.")
-        key = generate_private_key(request.algorithm)
-        csr = build_csr(key, request.common_name or "", request.all_dns_names(),
-                        request.ip_addresses, request.emails, digest=request.digest or "sha256")
-    result = _provider_for(request, keyring).submit(request, csr)
-    if result.status != SubmitStatus.ISSUED or result.certificate is None:
-        raise ProviderRejectedError("The provider did not issue a certificate.")
-    return _store(order, request, result.certificate, result.chain, key, keyring, recipient)
+    key, csr = _key_and_csr(order, request, keyring)
+    result = build_provider(order.provider, order.id).submit(request, csr)
+    return settle(order, request, result, key, csr, keyring, recipient)
 
 
-def _provider_for(request: CertificateRequest,
-                  keyring: KeyEncryptionKeyring) -> LocalPKIProvider:
-    if (request.provider or "builtin") != "builtin":
-        raise ProviderRejectedError(f"Provider '{request.provider}' is not available.")
-    ca = db.session.get(CertificateAuthority, uuid.UUID(request.issuer_id)) \
-        if request.issuer_id else None
-    if ca is None or ca.is_root or not ca.can_sign or ca.certificate_pem is None:
-        raise ProviderRejectedError("The chosen issuing CA can no longer sign (it was removed, "
-                                    "expired or taken offline).")
-    chain = []
-    parent = ca.parent
-    while parent is not None and parent.parent is not None:  # the root stays out of chains
-        chain.append(x509.load_pem_x509_certificate(parent.certificate_pem.encode()))
-        parent = parent.parent
-    issuer_key = load_private_key_pem(
-        keyring.decrypt(ca.encrypted_private_key or "", ca_key_binding(ca.id)))
-    return LocalPKIProvider(IssuingCA(
-        certificate=x509.load_pem_x509_certificate(ca.certificate_pem.encode()),
-        private_key=issuer_key, chain=tuple(chain)))
+def resume(order: Order) -> Outcome:
+    """Ask the CA about an order waiting on it (``external_id`` set). The request was
+    judged when it was sent; the CA holds the rest of the state."""
+    if not order.external_id:
+        raise ProviderRejectedError("The order has no CA order to check.")
+    request = _stored_request(order)
+    recipient = _key_recipient(order)
+    keyring = load_keyring()
+    key, csr = _key_and_csr(order, request, keyring)
+    result = build_provider(order.provider, order.id).poll(order.external_id, request, csr)
+    return settle(order, request, result, key, csr, keyring, recipient)
+
+
+def settle(order: Order, request: CertificateRequest, result: SubmitResult,
+           key: object | None, csr: x509.CertificateSigningRequest,
+           keyring: KeyEncryptionKeyring, recipient: str | None) -> Outcome:
+    if result.status == SubmitStatus.PENDING:
+        return _wait(order, result, key, keyring)
+    if result.certificate is None:
+        raise ProviderRejectedError("The provider answered without a certificate.")
+    problems = mismatches(result.certificate, csr.public_key(),
+                          dns_names=request.all_dns_names(),
+                          ip_addresses=request.ip_addresses, emails=request.emails,
+                          common_name=request.common_name)
+    if problems:
+        raise ProviderRejectedError("The CA's certificate does not match the order: "
+                                    + "; ".join(problems) + ".", code="provider.mismatch")
+    findings = None if order.provider.type == BUILTIN else \
+        [f.to_dict() for f in lint(result.certificate)]
+    return _store(order, request, result.certificate, result.chain, key, keyring, recipient,
+                  findings)
+
+
+def _wait(order: Order, result: SubmitResult, key: object | None,
+          keyring: KeyEncryptionKeyring) -> Waiting:
+    if not result.external_id and not order.external_id:
+        raise ProviderRejectedError("The provider answered 'pending' without an order id.")
+    delay = max(int(result.retry_after or 0), 0)
+    next_check = utcnow() + timedelta(seconds=delay)
+    values: dict[str, object] = {"next_check_at": next_check,
+                                 "external_id": order.external_id or result.external_id}
+    if key is not None and not order.pending_key_encrypted:
+        values["pending_key_encrypted"] = keyring.encrypt(
+            private_key_to_pem(key), pending_key_binding(order.id))  # type: ignore[arg-type]
+    db.session.execute(update(Order).where(
+        Order.id == order.id, Order.status == OrderStatus.PROCESSING).values(**values)
+        .execution_options(synchronize_session=False))
+    when = "checking again at once" if delay < 1 else \
+        f"next check {next_check:%H:%M:%S} UTC"
+    what = result.note.rstrip(". ")
+    note(order.id, OrderStatus.PROCESSING,
+         f"Waiting for the CA{': ' + what if what else ''}; {when}.")
+    db.session.commit()
+    db.session.refresh(order)
+    return Waiting(next_check_at=next_check, checks=order.checks)
 
 
 def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
            chain: tuple[x509.Certificate, ...], key: object | None,
-           keyring: KeyEncryptionKeyring, recipient: str | None = None) -> Issued:
+           keyring: KeyEncryptionKeyring, recipient: str | None,
+           findings: list[dict[str, str]] | None) -> Issued:
     """``recipient``: the courier's public key PEM. A platform-made key for a courier is
     stored only as a JWE to it (``key_jwe``, handed out once), never under the KEK; a
-    user's platform-made key is stored under the KEK for later export."""
+    user's platform-made key is stored under the KEK for later export. ``findings``: the
+    lint findings recorded for a certificate a CA returned."""
     for_courier = key is not None and recipient is not None
     certificate_id = uuid.uuid4()
+    provider = order.provider
     row = Certificate(
         id=certificate_id, order_id=order.id, source="managed",
         common_name=request.common_name or (request.ip_addresses or ("",))[0],
         sans=[*request.all_dns_names(), *request.ip_addresses, *request.emails],
         issuer_dn=cert.issuer.rfc4514_string(),
         issuer_ca_id=uuid.UUID(request.issuer_id) if request.issuer_id else None,
-        provider=request.provider or "builtin",
-        algorithm=request.algorithm or _csr_algorithm(order), digest=request.digest or "sha256",
+        provider=provider.name, provider_id=provider.id,
+        algorithm=request.algorithm or _csr_algorithm(order),
+        digest=request.digest or _signature_digest(cert),
         serial_hex=format(cert.serial_number, "x"), fingerprint_sha256=fingerprint_sha256(cert),
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
         certificate_pem=certificate_to_pem(cert).decode(),
@@ -159,9 +220,12 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         if for_courier else None,
         key_status=courier_keys.PENDING if for_courier else None,
         owner_user_id=order.requested_by_user_id)
-    if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE,
-                      f"Issued certificate serial {row.serial_hex}", finished_at=utcnow(),
-                      error=None):
+    summary = f"Issued certificate serial {row.serial_hex}"
+    if findings:
+        summary += f"; lint recorded {len(findings)} finding{'s' if len(findings) > 1 else ''}"
+    if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE, summary,
+                      finished_at=utcnow(), error=None, next_check_at=None,
+                      pending_key_encrypted=None, lint_findings=findings):
         db.session.rollback()
         return Issued(None)
     db.session.add(row)
@@ -179,6 +243,11 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         db.session.rollback()
         return Issued(None)
     return Issued(certificate_id)
+
+
+def _signature_digest(cert: x509.Certificate) -> str:
+    algorithm = cert.signature_hash_algorithm
+    return algorithm.name if algorithm is not None else "none"
 
 
 def _csr_algorithm(order: Order) -> str:

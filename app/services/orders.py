@@ -7,21 +7,19 @@ from dataclasses import replace
 
 from app.domain.labels import requested_by_text
 from app.domain.policy import Violation
+from app.domain.providers import profile_for
 from app.domain.request import CertificateRequest
 from app.domain.roles import Permission
-from app.domain.validation import check_complete
 from app.extensions import db
-from app.jobs.queue import enqueue_once
-from app.models import Order, OrderEvent, User
+from app.jobs.enqueue import enqueue
+from app.models import Order, OrderEvent, Provider, User
 from app.services import alerts, audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import Assessment, assess
+from app.services.issuers import check_complete_for_provider, with_default_provider
 from app.services.lookup import by_uuid
 from app.services.order_flow import note
 from app.services.requesters import Requester
-
-ORDER_TYPES = {"builtin": "local_pki", "acme": "acme", "digicert": "external_ca",
-               "globalsign": "external_ca"}
 
 
 class PolicyRejected(ValidationFailed):
@@ -41,8 +39,9 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
     soft ones are recorded and linked to the order. ``before_commit`` runs inside the same
     transaction (e.g. to claim a draft); if it raises, nothing is stored. ``csr_pem`` is
     the requester's CSR (CSR channels): the worker certifies its key instead of making one."""
+    request = with_default_provider(request)
     assessment = assess(request, requester)
-    incomplete = check_complete(assessment.request)
+    incomplete = check_complete_for_provider(assessment.request)
     if incomplete:
         assessment = replace(assessment, violations=(*assessment.violations, *incomplete))
     if assessment.blocked:
@@ -51,11 +50,14 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
         db.session.commit()
         raise PolicyRejected(assessment.hard)
     final = assessment.request
-    provider = final.provider or "builtin"
-    order = Order(type=ORDER_TYPES.get(provider, "external_ca"), pathway=pathway,
-                  status="pending", common_name=final.common_name or
+    provider = by_uuid(Provider, final.provider_id)
+    if provider is None:  # assess() reports an unknown provider; a missing one is a bug
+        raise ValidationFailed("No certificate provider was chosen.",
+                               code="provider.unavailable", field="provider_id")
+    order = Order(type=profile_for(provider.type, provider.config).order_type,
+                  pathway=pathway, status="pending", common_name=final.common_name or
                   (final.ip_addresses[0] if final.ip_addresses else ""),
-                  request=final.to_dict(), provider=provider,
+                  request=final.to_dict(), provider_id=provider.id,
                   requested_by_user_id=requester.user_id, requested_by_label=requester.label,
                   requested_by_kind=requester.kind, csr_pem=csr_pem,
                   requested_by_courier_id=uuid.UUID(requester.id)
@@ -89,17 +91,15 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
 ISSUE_RETRY_INTERVALS = [10, 30, 90]
 
 
+def issue_job_id(order_id: uuid.UUID | str) -> str:
+    return f"order-{order_id}-issue"
+
+
 def enqueue_issue(order: Order) -> bool:
     """Hand the order to the workers (job id derived from the order: at most one queued)."""
-    from rq import Callback, Retry
-
-    from app.jobs.orders import issue_order, on_issue_failure
-
-    return enqueue_once(issue_order, f"order-{order.id}-issue", str(order.id),
-                        description=f"issue order {order.id}", job_timeout=120,
-                        retry=Retry(max=len(ISSUE_RETRY_INTERVALS),
-                                    interval=ISSUE_RETRY_INTERVALS),
-                        on_failure=Callback(on_issue_failure))
+    return enqueue("issue_order", issue_job_id(order.id), str(order.id),
+                   description=f"issue order {order.id}", job_timeout=120,
+                   retry_intervals=ISSUE_RETRY_INTERVALS, on_failure="issue_order_failed")
 
 
 def get_order_for(order_id: str, user: User) -> Order:

@@ -1,5 +1,6 @@
 """Local PKI use cases on the web side: validate, record, enqueue, and hand out results.
-Nothing here touches a private key; the worker does (``app/jobs/pki.py``)."""
+Nothing here touches a private key; the worker does (``services/ca_generation.py``, run by
+the jobs in ``app/jobs/pki.py``)."""
 from __future__ import annotations
 
 import uuid
@@ -8,11 +9,11 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.jobs.queue import enqueue_once
+from app.jobs.enqueue import enqueue
 from app.models import Certificate, CertificateAuthority, KeyExport, User
 from app.models.base import utcnow
 from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT, CA_PENDING
-from app.pki.algorithms import ALGORITHMS, DIGESTS
+from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.pki.errors import InvalidSubject
 from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.pki.subject import SubjectFields
@@ -112,10 +113,8 @@ def _record_and_enqueue(params: CAParameters, kind: str, parent: CertificateAuth
 
 
 def enqueue_generation(ca: CertificateAuthority) -> bool:
-    from app.jobs.pki import generate_ca
-
-    return enqueue_once(generate_ca, f"ca-{ca.id}-generate", str(ca.id),
-                        description=f"generate {ca.kind} CA {ca.id}")
+    return enqueue("generate_ca", f"ca-{ca.id}-generate", str(ca.id),
+                   description=f"generate {ca.kind} CA {ca.id}")
 
 
 def requeue_pending() -> int:
@@ -211,10 +210,8 @@ def request_key_export(ca: CertificateAuthority, passphrase: str, *, remove_key:
                  details={"common_name": ca.common_name, "remove_key": remove_key,
                           "export_id": str(export.id)})
     db.session.commit()
-    from app.jobs.pki import prepare_key_export
-
-    if not enqueue_once(prepare_key_export, f"keyexport-{export.id}", str(export.id),
-                        sealed.seal(passphrase), description=f"export key of CA {ca.id}"):
+    if not enqueue("export_ca_key", f"keyexport-{export.id}", str(export.id),
+                   sealed.seal(passphrase), description=f"export key of CA {ca.id}"):
         raise QueueUnavailable("The export was recorded, but the job queue cannot be reached "
                                "right now; request the export again in a moment.",
                                resource_id=str(export.id))
@@ -254,3 +251,13 @@ def take_key_export(export: KeyExport, *, actor: User) -> bytes:
                      details={"common_name": ca.common_name})
     db.session.commit()
     return data
+
+
+def get_ca_or_404(ca_id: object) -> CertificateAuthority:
+    ca = by_uuid(CertificateAuthority, ca_id)
+    if ca is None:
+        raise NotFound("No such CA.", code="ca.not_found")
+    return ca
+
+
+__all__ = ["ALGORITHMS", "DEFAULT_CA_ALGORITHM", "DEFAULT_DIGEST", "DIGESTS"]

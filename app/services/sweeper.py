@@ -2,7 +2,9 @@
 
 Finds orders whose job was lost — Redis flushed or down at submit, a worker killed
 mid-job — and re-enqueues them, or fails them with a clear reason after too many lost
-attempts. Run by the worker on a schedule and by ``flask orders sweep``."""
+attempts. An order waiting on an external CA (``external_id`` set) is never sent to its
+CA again: when its check is overdue, the sweeper re-enqueues the check. Run by the worker
+on a schedule and by ``flask orders sweep``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +20,8 @@ from app.models import Order
 from app.models.base import utcnow
 from app.services import courier_keys, pki
 from app.services.order_flow import transition
-from app.services.orders import enqueue_issue
+from app.services.order_processing import check_job_id, schedule_check
+from app.services.orders import enqueue_issue, issue_job_id
 
 MAX_LOST_ATTEMPTS = 3
 
@@ -28,12 +31,14 @@ class SweepReport:
     requeued: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    checks_requeued: list[str] = field(default_factory=list)
     cas_requeued: int = 0
     keys_expired: int = 0  # courier keys (JWE) not fetched in time, deleted
 
     def as_dict(self) -> dict[str, object]:
         return {"requeued": self.requeued, "recovered": self.recovered, "failed": self.failed,
-                "cas_requeued": self.cas_requeued, "keys_expired": self.keys_expired}
+                "checks_requeued": self.checks_requeued, "cas_requeued": self.cas_requeued,
+                "keys_expired": self.keys_expired}
 
 
 def sweep(*, pending_grace: float | None = None,
@@ -49,8 +54,13 @@ def sweep(*, pending_grace: float | None = None,
     now = utcnow()
     report = SweepReport()
     for order in db.session.scalars(select(Order).where(
-            Order.status == OrderStatus.PROCESSING, Order.started_at <= now - timeout)):
+            Order.status == OrderStatus.PROCESSING, Order.external_id.is_(None),
+            Order.started_at <= now - timeout)):
         _recover(order, report)
+    for order in db.session.scalars(select(Order).where(
+            Order.status == OrderStatus.PROCESSING, Order.external_id.is_not(None),
+            Order.next_check_at <= now - grace)):
+        _requeue_check_if_lost(order, report)
     for order in db.session.scalars(select(Order).where(
             Order.status == OrderStatus.PENDING, Order.submitted_at <= now - grace)):
         _requeue_if_lost(order, report)
@@ -60,7 +70,16 @@ def sweep(*, pending_grace: float | None = None,
 
 
 def _job_id(order: Order) -> str:
-    return f"order-{order.id}-issue"
+    return issue_job_id(order.id)
+
+
+def _job_is_live(job_id: str) -> bool:
+    state = job_state(job_id)
+    if state == "unreachable":
+        return True   # cannot tell: leave it alone
+    if state == "started":
+        return started_job_is_alive(job_id)
+    return state in LIVE_JOB_STATES
 
 
 def _recover(order: Order, report: SweepReport) -> None:
@@ -83,13 +102,19 @@ def _recover(order: Order, report: SweepReport) -> None:
 
 
 def _requeue_if_lost(order: Order, report: SweepReport) -> None:
-    state = job_state(_job_id(order))
-    if state == "unreachable":
-        return
-    if state == "started" and started_job_is_alive(_job_id(order)):
-        return
-    if state in LIVE_JOB_STATES - {"started"}:
+    if _job_is_live(_job_id(order)):
         return
     discard_job(_job_id(order))
     if enqueue_issue(order):
         report.requeued.append(str(order.id))
+
+
+def _requeue_check_if_lost(order: Order, report: SweepReport) -> None:
+    """The check was due a while ago and nothing moved it: its job was lost (Redis
+    flushed, worker killed mid-check). Check again now — never submit again."""
+    job_id = check_job_id(order.id, order.checks)
+    if _job_is_live(job_id):
+        return
+    discard_job(job_id)
+    if schedule_check(order.id, order.checks, 0):
+        report.checks_requeued.append(str(order.id))

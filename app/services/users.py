@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Domain, User
 from app.models.base import utcnow
 from app.services import audit, login_throttle, sessions
-from app.services.errors import Conflict, ServiceError, ValidationFailed
+from app.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 12
 # A real scrypt hash of a random password: checking against it when the e-mail is unknown
@@ -175,3 +175,18 @@ def authenticate(email: str, password: str, source_ip: str | None) -> User:
     audit.record("auth.login", resource_type="user", resource_id=key[:64], actor=user)
     db.session.commit()
     return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user.not_found")
+    return user
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))

@@ -7,13 +7,16 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.domain.request import CertificateRequest
-from app.domain.validation import check_complete
 from app.extensions import db
 from app.models import Order, User, WizardDraft
 from app.services import alerts
 from app.services.errors import Conflict, NotFound
 from app.services.intake import SUBJECT_FIELDS, Assessment, assess, request_from_values
-from app.services.issuers import with_default_issuer
+from app.services.issuers import (
+    check_complete_for_provider,
+    provider_of,
+    with_default_provider,
+)
 from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected, submit_order
 from app.services.requesters import requester_for_user
@@ -22,8 +25,8 @@ STEPS = ("names", "subject", "crypto", "review")
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "names": ("common_name", "sans"),
     "subject": SUBJECT_FIELDS,
-    "crypto": ("issuer_id", "algorithm", "digest", "validity_days", "key_usage",
-               "extended_key_usage"),
+    "crypto": ("provider_id", "issuer_id", "algorithm", "digest", "validity_days",
+               "key_usage", "extended_key_usage"),
     "review": (),
 }
 LIST_FIELDS = {"sans", "key_usage", "extended_key_usage"}
@@ -59,8 +62,8 @@ def values_upto(draft: WizardDraft, step: str) -> dict[str, Any]:
 
 def assess_values(values: dict[str, Any], user: User) -> Assessment:
     request, problems = request_from_values(values)
-    if "issuer_id" in values:
-        request = with_default_issuer(request)
+    if "provider_id" in values or "issuer_id" in values:
+        request = with_default_provider(request)
     return assess(request, requester_for_user(user), problems)
 
 
@@ -73,6 +76,11 @@ def save_values(draft: WizardDraft, step: str, values: dict[str, Any]) -> None:
     for key in STEP_FIELDS[step]:
         if key in values:
             data[key] = values[key]
+    if step == "crypto" and data.get("provider_id"):
+        chosen = provider_of(CertificateRequest(common_name="", provider_id=str(
+            data["provider_id"])))
+        if chosen is not None and not chosen.is_builtin:
+            data["issuer_id"] = ""   # an issuing CA belongs to the Local PKI only
     draft.data = data
 
 
@@ -84,7 +92,7 @@ def advance(draft: WizardDraft, step: str, values: dict[str, Any], user: User) -
     assessment = assess_draft(draft, user, step)
     if step == "crypto":  # the last input step: the request must now be complete
         assessment = replace(assessment, violations=(
-            *assessment.violations, *check_complete(assessment.request)))
+            *assessment.violations, *check_complete_for_provider(assessment.request)))
     if not assessment.blocked:
         draft.step = max(draft.step, STEPS.index(step) + 1)
     alerts.record_policy_alerts(assessment.violations, request_key=_request_key(draft),
@@ -115,7 +123,7 @@ def submit(draft: WizardDraft, user: User) -> Order:
         if not claimed:
             raise Conflict("This request was already submitted.", code="draft.submitted")
 
-    order, _ = submit_order(with_default_issuer(request), requester_for_user(user),
+    order, _ = submit_order(with_default_provider(request), requester_for_user(user),
                             pathway="wizard", request_key=_request_key(draft),
                             before_commit=claim)
     return order
@@ -135,6 +143,7 @@ def draft_from_request(user: User, request: CertificateRequest) -> WizardDraft:
     data: dict[str, Any] = {
         "common_name": request.common_name,
         "sans": [*request.dns_names, *request.ip_addresses, *request.emails],
+        "provider_id": request.provider_id or "",
         "issuer_id": request.issuer_id or "", "algorithm": request.algorithm or "",
         "digest": request.digest or "",
         "validity_days": str(request.validity_days or ""),

@@ -13,7 +13,6 @@ from app.domain.labels import (
     KEY_USAGE_LABELS,
     ORDER_TYPE_LABELS,
     PATHWAY_LABELS,
-    PROVIDER_LABELS,
     SOURCE_LABELS,
     count_noun,
     requested_by_text,
@@ -35,7 +34,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["algorithm_label"] = lambda a: ALGORITHM_LABELS.get(a or "", a)
     app.jinja_env.filters["pathway_label"] = lambda p: PATHWAY_LABELS.get(p, p)
     app.jinja_env.filters["order_type_label"] = lambda t: ORDER_TYPE_LABELS.get(t, t)
-    app.jinja_env.filters["provider_label"] = lambda p: PROVIDER_LABELS.get(p, p)
     app.jinja_env.filters["source_label"] = lambda s: SOURCE_LABELS.get(s, s)
     app.jinja_env.filters["requested_by"] = lambda o: requested_by_text(
         o.requested_by_label, o.requested_by_kind, o.pathway)

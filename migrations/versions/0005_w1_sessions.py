@@ -1,7 +1,7 @@
 """server-side sessions
 
 Revision ID: 0005_w1_sessions
-Revises: 0004
+Revises: 0005_w2_orders_search
 Create Date: 2026-12-01 14:08:32.145050
 
 """

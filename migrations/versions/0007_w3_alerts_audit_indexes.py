@@ -2,7 +2,7 @@
 audit events indexed by resource (the audit log's resource filter)
 
 Revision ID: 0005_w3_alerts_audit
-Revises: 0004
+Revises: 0006_w1_courier_keys
 Create Date: 2026-12-02 10:00:00
 
 """

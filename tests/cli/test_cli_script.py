@@ -157,7 +157,9 @@ def test_db_upgrade_builds_the_schema_on_a_fresh_database(cli: Cli) -> None:
     assert "Running upgrade" in upgrade.stderr
     tables = cli.row_counts()
     assert {"alembic_version", "users", "domains", "certificate_authorities"} <= set(tables)
-    assert {t: n for t, n in tables.items() if n} == {"alembic_version": 1}
+    # A fresh database holds only the migration's version and the seeded Local PKI provider.
+    assert {t: n for t, n in tables.items() if n} == {"alembic_version": 1,
+                                                       "certificate_providers": 1}
     assert cli.json("users", "list", "--json") == []
 
 

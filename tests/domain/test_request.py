@@ -23,7 +23,8 @@ FULL = CertificateRequest(
     organization="Acme", organizational_unit="Ops", country="DE", state="Berlin",
     locality="Berlin", algorithm="ec-384", digest="sha384", validity_days=90,
     key_usage=("digitalSignature",), extended_key_usage=("serverAuth", "clientAuth"),
-    provider="builtin", issuer_id="7c0f", action="certificate.renew",
+    provider_id="00000000-0000-4000-8000-000000000001", issuer_id="7c0f",
+    action="certificate.renew",
     csr_key=PublicKeyFacts("ecdsa", 384, "secp384r1"), requests_ca=True,
 )
 

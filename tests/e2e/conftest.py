@@ -1,4 +1,5 @@
-"""Browser test harness: the session ``app`` served by a real WSGI server in a thread, a real
+"""Browser test harness: the session ``app`` served by a real WSGI server in a thread
+(``live_server``, in ``tests/conftest.py``), a real
 ``worker.py`` subprocess on the session's queue, and one headless Chromium per session
 (a fresh browser context per test).
 
@@ -8,7 +9,6 @@ to ``/tmp/e2e-failure-<test>.png``.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from tests.e2e.rq_worker import WorkerProcess, worker_env
 
@@ -28,18 +27,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 WORKER_KEY = pytest.StashKey[WorkerProcess]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
-
-
-@pytest.fixture(scope="session")
-def live_server(app: Flask) -> Iterator[str]:
-    """The base URL of the session app, served by werkzeug in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
 
 
 @pytest.fixture(scope="package")

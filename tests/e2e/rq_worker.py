@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The settings a worker needs, by environment variable name.
 WORKER_SETTINGS = ("REDIS_URL", "RQ_QUEUE", "SECRET_KEY", "KEY_ENCRYPTION_KEYS",
-                   "INSTANCE_PATH")
+                   "INSTANCE_PATH", "OUTBOUND_ALLOWED_NETWORKS")
 
 
 def worker_env(settings: Mapping[str, str]) -> dict[str, str]:

@@ -210,7 +210,7 @@ def test_user_walks_the_wizard_with_scope_locks_rules_and_history(
 
     # -- Step 2: the algorithm is locked at ec-384, so keyEncipherment is off.
     expect_step(page, "crypto")
-    expect(page.get_by_label("Certificate provider")).to_have_value(issuing_id)
+    expect(page.get_by_label("Issuing CA")).to_have_value(issuing_id)
     algorithm = page.locator("#f-algorithm")
     expect(algorithm).to_be_disabled()
     expect(algorithm).to_have_value("ec-384")

@@ -12,8 +12,9 @@ import pytest
 from rq import Callback, Queue
 from rq.job import Job
 
-from app.jobs.allowlist import ALLOWED_JOBS, SERIALIZER, JobRefused
-from app.jobs.queue import enqueue_once, redis_connection
+from app.jobs import allowlist, enqueue
+from app.jobs.allowlist import ALLOWED_CALLBACKS, ALLOWED_JOBS, SERIALIZER, JobRefused
+from app.jobs.queue import redis_connection
 from tests.jobs import not_allowed
 
 
@@ -83,14 +84,30 @@ def test_an_instance_method_job_is_refused(app, jobs):
 
 
 def test_the_app_cannot_enqueue_a_function_off_the_list(app):
-    with app.app_context(), pytest.raises(JobRefused, match="ALLOWED_JOBS"):
-        enqueue_once(not_allowed.touch, "x", description="x")
+    """Services enqueue by name; a name (or a dotted path) off the list is refused before
+    anything reaches Redis, and so is a callback off the list."""
+    token = uuid.uuid4().hex
+    with app.app_context():
+        for name in ("touch", "tests.jobs.not_allowed.touch", "app.jobs.orders.issue_order"):
+            with pytest.raises(JobRefused, match="ALLOWED_JOBS"):
+                enqueue.enqueue(name, f"refused-{token}-{name}", description="x")
+        with pytest.raises(JobRefused, match="ALLOWED_CALLBACKS"):
+            enqueue.enqueue("issue_order", f"refused-{token}-cb", str(uuid.uuid4()),
+                            description="x", on_failure="tests.jobs.not_allowed.callback")
+        assert redis_connection().keys(f"rq:job:refused-{token}-*") == []
+
+
+def test_the_allow_list_is_the_one_list_of_jobs():
+    """The worker's allow-list is exactly what services can enqueue, nothing more."""
+    assert enqueue.JOBS is allowlist.JOBS and enqueue.CALLBACKS is allowlist.CALLBACKS
+    assert frozenset(enqueue.JOBS.values()) == ALLOWED_JOBS
+    assert frozenset(enqueue.CALLBACKS.values()) == ALLOWED_CALLBACKS
 
 
 def test_every_allowed_job_is_importable():
     from rq.utils import import_attribute
 
-    for name in ALLOWED_JOBS:
+    for name in ALLOWED_JOBS | ALLOWED_CALLBACKS:
         assert callable(import_attribute(name)), name
 
 

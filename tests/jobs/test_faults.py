@@ -246,8 +246,8 @@ def test_redis_down_at_submit_leaves_the_order_pending_until_redis_is_back(
     # A sweep while Redis is still down neither raises nor changes anything.
     with fault_app.app_context():
         assert sweep(pending_grace=0, processing_timeout=0).as_dict() == {
-            "requeued": [], "recovered": [], "failed": [], "cas_requeued": 0,
-            "keys_expired": 0}
+            "requeued": [], "recovered": [], "failed": [], "checks_requeued": [],
+            "cas_requeued": 0, "keys_expired": 0}
         db.session.remove()
     assert _statuses(fault_app) == {order_id: "pending"}
 

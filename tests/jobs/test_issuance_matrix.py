@@ -72,7 +72,7 @@ def test_every_algorithm_and_digest_issues_a_valid_certificate(app, jobs, tmp_pa
 @pytest.mark.parametrize("algorithm", ["ec-256", "rsa-2048"])
 def test_issued_key_matches_the_certificate_and_is_encrypted(app, jobs, algorithm) -> None:
     from app.pki.keys import load_private_key_pem, same_public_key
-    from app.services.issuance import certificate_key_binding
+    from app.services.key_bindings import certificate_key_binding
     from app.services.keyring import load_keyring
 
     add_domain(app, "example.com")

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import AuditEvent, Courier, Domain, Order
 from app.services import couriers
 from app.services.couriers import CourierAuthFailed
-from tests.builders import add_domain
+from tests.builders import LOCAL_PKI_ID, add_domain
 from tests.conftest import login, make_user, post
 
 
@@ -307,7 +307,8 @@ def test_list_shows_last_used_key_and_order_count(app, deploy_client) -> None:
     with app.app_context():
         used = db.session.get(Courier, uuid.UUID(courier_id)).last_used_at
         db.session.add(Order(type="local_pki", pathway="courier", common_name="a.example.com",
-                             request={}, provider="local", requested_by_label="deployer",
+                             request={}, provider_id=LOCAL_PKI_ID,
+                             requested_by_label="deployer",
                              requested_by_kind="courier",
                              requested_by_courier_id=uuid.UUID(courier_id)))
         db.session.commit()

@@ -267,7 +267,7 @@ def test_export_requested_while_redis_is_down_says_so(app, jobs, alice_cert,
 
 
 def test_the_job_is_idempotent_and_records_failures(app, jobs, alice_cert) -> None:
-    from app.jobs.exports import prepare_certificate_export
+    from app.services.key_exports import prepare_certificate_export
 
     client = client_for(app, ALICE)
     status_url = _request_export(client, alice_cert, "pkcs8").headers["Location"]

@@ -3,6 +3,7 @@ usual hardening headers, HSTS in production; and templates with nothing the poli
 refuse (no inline script, event-handler attributes or style attributes)."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def test_htmx_is_configured_for_the_policy(client) -> None:
     html = client.get("/login").get_data(as_text=True)
     config = re.search(r'name="htmx-config" content=\'([^\']+)\'', html).group(1)
     assert '"includeIndicatorStyles":false' in config and '"allowEval":false' in config
+    # Settling a style attribute is a setAttribute("style") the policy refuses.
+    assert json.loads(config)["attributesToSettle"] == ["class", "width", "height"]
     css = client.get("/static/app.css").get_data(as_text=True)
     assert ".htmx-request .htmx-indicator" in css
 

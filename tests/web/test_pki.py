@@ -129,7 +129,7 @@ def test_intermediate_needs_an_active_root(app, admin_client) -> None:
 
 
 def test_generation_job_runs_twice_safely(app, admin_client, jobs) -> None:
-    from app.jobs.pki import generate_ca
+    from app.services.ca_generation import generate_ca
 
     root = _make_root(app, admin_client, jobs)
     with app.app_context():

@@ -1,14 +1,13 @@
 """Admin → Domains: registered domains and IP networks."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.blueprints.admin_domains.forms import DomainForm
 from app.blueprints.forms import ActionForm, attach_error
 from app.domain.roles import Permission
-from app.extensions import db
 from app.models import Domain
 from app.services import domains
 from app.services.errors import ServiceError
@@ -48,7 +47,7 @@ def create() -> Response:
 
 
 def _get(domain_id: int) -> Domain:
-    return db.session.get(Domain, domain_id) or abort(404)
+    return domains.get_domain(domain_id)   # NotFound → 404 by the error handler
 
 
 @bp.post("/<int:domain_id>/enabled")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.blueprints.admin_policies.form import (
@@ -18,7 +18,7 @@ from app.domain.policy import RULE_ACTIONS
 from app.domain.roles import Permission
 from app.models import PolicyRecord
 from app.services import policies
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import ServiceError
 from app.services.policies import PolicyInvalid
 from app.web.access import require
 
@@ -28,10 +28,7 @@ NEW_DOCUMENT = {"name": "", "description": "", "enabled": True,
 
 
 def _get(policy_id: str) -> PolicyRecord:
-    try:
-        return policies.get_policy(policy_id)
-    except NotFound:
-        abort(404)
+    return policies.get_policy(policy_id)
 
 
 def _render_form(rows: dict, record: PolicyRecord | None, errors: list[str],

@@ -11,14 +11,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.blueprints.admin_users.forms import UserCreateForm, UserEditForm
 from app.blueprints.forms import ActionForm, attach_error, choices
 from app.domain.roles import Permission
-from app.extensions import db
 from app.models import User
 from app.services import domains as domain_service
 from app.services import users
@@ -37,8 +35,7 @@ def _domain_choices() -> list[SelectChoice]:
 @bp.get("/")
 @require(Permission.MANAGE_USERS)
 def index() -> str:
-    rows = db.session.scalars(select(User).order_by(User.email))
-    return render_template("admin_users/index.html", users=list(rows))
+    return render_template("admin_users/index.html", users=users.list_users())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -61,7 +58,7 @@ def create() -> Response | tuple[str, int]:
 
 
 def _get_user(user_id: int) -> User:
-    return db.session.get(User, user_id) or abort(404)
+    return users.get_user(user_id)   # NotFound → 404 by the error handler
 
 
 @bp.route("/<int:user_id>", methods=["GET", "POST"])

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -16,7 +15,6 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.services import alerts
-from app.services.errors import NotFound
 from app.web.input_guard import int_arg
 
 bp = Blueprint("alerts", __name__, url_prefix="/certificates/alerts")
@@ -36,10 +34,7 @@ def index() -> str:
 @bp.post("/<int:alert_id>/acknowledge")
 @login_required
 def acknowledge(alert_id: int) -> Response:
-    try:
-        alerts.acknowledge(alert_id, current_user)
-    except NotFound:
-        abort(404)
+    alerts.acknowledge(alert_id, current_user)
     return redirect(_local_path(request.form.get("next")) or url_for("alerts.index"), code=303)
 
 

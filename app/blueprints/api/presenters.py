@@ -36,7 +36,9 @@ def order(row: Order, key: tuple[str, str | None] | None = None) -> dict[str, An
         "order_id": str(row.id), "status": row.status, "common_name": row.common_name,
         "error": row.error, "submitted_at": timestamp(row.submitted_at),
         "started_at": timestamp(row.started_at), "finished_at": timestamp(row.finished_at),
-        "key_source": "csr" if row.csr_pem else "platform"}
+        "key_source": "csr" if row.csr_pem else "platform",
+        "provider_id": str(row.provider_id),
+        "next_check_at": timestamp(row.next_check_at) if row.status == "processing" else None}
     certificate = row.certificate
     if certificate is not None:
         body.update(certificate_id=str(certificate.id),

@@ -15,14 +15,12 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.blueprints.api import errors, openapi, presenters
 from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
-from app.extensions import csrf
 from app.models import Courier
 from app.services import courier_api, courier_keys, couriers
 from app.services.couriers import CourierAuthFailed
 from app.web.rate_limits import courier_auth_limit, per_courier_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
 errors.register(bp)
 
 IDEMPOTENCY_KEY_RE = re.compile(

@@ -177,8 +177,15 @@ CERTIFICATE = BodyShape(
                            items="string", example=["digitalSignature"]),
         "extended_key_usage": Field("array", "Default serverAuth.", items="string",
                                     example=["serverAuth"]),
-        "issuer_id": Field("string", "Issuing CA id (default: the newest active Local PKI "
-                           "intermediate)."),
+        "provider_id": Field("string", "Certificate provider UUID (default: the Local "
+                             "PKI). An ACME provider takes the names and the key only: "
+                             "`subject`, `digest`, `validity_days`, `key_usage` and "
+                             "`extended_key_usage` are the CA's and are refused "
+                             "(`provider.field_not_honoured`).",
+                             example="00000000-0000-4000-8000-000000000001"),
+        "issuer_id": Field("string", "Issuing CA id, Local PKI only (default: its newest "
+                           "active intermediate); with another provider it is refused "
+                           "(`provider.issuer_mismatch`)."),
     },
     one_required=("csr", "common_name"),
     extra={"dependentSchemas": {"csr": {"not": {"anyOf": [

@@ -18,9 +18,8 @@ from werkzeug.wrappers import Response
 
 from app.blueprints.auth.forms import ChangePasswordForm, LoginForm
 from app.blueprints.forms import ActionForm, attach_error
-from app.extensions import db
 from app.services import audit, sessions, users
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import ServiceError
 from app.services.login_throttle import LoginThrottled
 from app.web.sessions import current_session_id, log_in, log_out
 
@@ -59,7 +58,7 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout() -> Response:
     audit.record("auth.logout", resource_type="user", resource_id=current_user.id)
-    db.session.commit()
+    audit.commit()
     log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -100,13 +99,10 @@ def end_session(session_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     ending_this_one = session_id == current_session_id()
-    try:
-        sessions.end_session_of(current_user, session_id)
-    except NotFound:
-        abort(404)
+    sessions.end_session_of(current_user, session_id)
     audit.record("auth.session_end", resource_type="user", resource_id=current_user.id,
                  details={"session": session_id, "current": ending_this_one})
-    db.session.commit()
+    audit.commit()
     if ending_this_one:
         log_out(sessions.ENDED_BY_USER)
         flash("This session has ended. You are logged out.", "info")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     make_response,
@@ -20,7 +19,6 @@ from app.blueprints.certificates.forms import CertificateExportForm
 from app.blueprints.forms import ActionForm, attach_error
 from app.blueprints.pki.forms import ALGORITHM_LABELS
 from app.models import Certificate, CertificateExport
-from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.services import alerts, certificate_exports, certificates
 from app.services.errors import NotFound, QueueUnavailable, ServiceError
 from app.web.htmx import no_store, render_page
@@ -29,17 +27,11 @@ bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 
 
 def _certificate(certificate_id: str) -> Certificate:
-    try:
-        return certificates.get_certificate_for(certificate_id, current_user)
-    except NotFound:
-        abort(404)
+    return certificates.get_certificate_for(certificate_id, current_user)
 
 
 def _export(export_id: str) -> CertificateExport:
-    try:
-        return certificate_exports.get_export_for(export_id, current_user)
-    except NotFound:
-        abort(404)
+    return certificate_exports.get_export_for(export_id, current_user)
 
 
 def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
@@ -85,7 +77,7 @@ def download(certificate_id: str, fmt: str) -> Response:
     try:
         file = certificates.public_download(cert, fmt, actor=current_user)
     except NotFound:
-        abort(404)
+        raise
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("certificates.detail", certificate_id=cert.id))
@@ -111,7 +103,8 @@ def export_key(certificate_id: str) -> Response:
     status = 422 if request.method == "POST" else 200
     return no_store(make_response(render_template(
         "certificates/export.html", form=form, cert=cert,
-        formats=certificate_exports.EXPORT_FORMATS, min_length=MIN_PASSPHRASE_LENGTH,
+        formats=certificate_exports.EXPORT_FORMATS,
+        min_length=certificate_exports.MIN_PASSPHRASE_LENGTH,
         no_key_message=certificate_exports.NO_KEY_MESSAGE), status))
 
 

@@ -2,7 +2,7 @@
 (deployment admins and super admins)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -13,7 +13,7 @@ from app.domain.roles import Permission
 from app.models import Courier
 from app.services import couriers
 from app.services import domains as domain_service
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import ServiceError
 from app.web.access import require
 from app.web.htmx import one_time_page
 
@@ -26,10 +26,7 @@ def _domain_choices() -> list[SelectChoice]:
 
 
 def _get(courier_id: str) -> Courier:
-    try:
-        return couriers.get_courier(courier_id)
-    except NotFound:
-        abort(404)
+    return couriers.get_courier(courier_id)
 
 
 def _secret_page(courier: Courier, secret: str, rotated: bool = False) -> Response:

@@ -12,12 +12,12 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from app.blueprints.wizard.view import values_from_form
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
-from app.extensions import db
 from app.models import Order, User
-from app.pki.csr import MAX_CSR_BYTES, ParsedCSR
 from app.services import alerts
 from app.services.intake import (
+    MAX_CSR_BYTES,
     Assessment,
+    ParsedCSR,
     assess,
     parse_csr_input,
     prefer_enforced_subject,
@@ -84,6 +84,7 @@ def options_from_form(form: MultiDict[str, str]) -> dict[str, Any] | None:
         return None
     values = values_from_form("crypto", form)
     values.pop("algorithm", None)
+    values.pop("provider_id", None)   # CSR uploads always use the Local PKI (SPEC 4)
     return values
 
 
@@ -114,7 +115,7 @@ def record_alerts(parsed: ParsedCSR, request: CertificateRequest, assessment: As
     alerts.record_policy_alerts(assessment.violations, request_key=request_key(parsed, user),
                                 requester=requester_for_user(user),
                                 common_name=request.common_name)
-    db.session.commit()
+    alerts.commit()
 
 
 def submit(parsed: ParsedCSR, request: CertificateRequest, user: User) -> Order:

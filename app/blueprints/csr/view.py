@@ -8,8 +8,7 @@ from typing import Any
 from app.blueprints.wizard.view import StepView
 from app.domain.choices import algorithm_for_key
 from app.domain.policy import Violation
-from app.pki.csr import ParsedCSR
-from app.services.intake import SUBJECT_FIELDS, Assessment
+from app.services.intake import SUBJECT_FIELDS, Assessment, ParsedCSR
 from app.services.issuers import issuer_choices
 
 # Fields whose problems are shown next to their control in the options form.

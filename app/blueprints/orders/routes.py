@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.domain.labels import REQUESTER_KIND_LABELS
 from app.domain.request import CertificateRequest
 from app.models import Order
 from app.services import alerts, order_queries, orders, wizard
-from app.services.errors import NotFound
 from app.services.requesters import requester_for_user
 from app.web.htmx import no_store, render_page
 
@@ -18,10 +17,7 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
 def _order(order_id: str) -> Order:
-    try:
-        return orders.get_order_for(order_id, current_user)
-    except NotFound:
-        abort(404)
+    return orders.get_order_for(order_id, current_user)
 
 
 @bp.get("/")
@@ -67,7 +63,8 @@ def resubmit(order_id: str) -> Response:
         flash("Only orders made in this interface can be resubmitted here; couriers and "
               "ACME clients retry through their own protocol.", "error")
         return redirect(url_for("orders.detail", order_id=order.id), code=303)
-    request_ = CertificateRequest.from_dict(order.request)
+    request_ = CertificateRequest.from_dict(order.request).replace(
+        provider_id=str(order.provider_id))
     if order.csr_pem:
         # The requester holds the key: resubmit the same CSR (checked again), never a
         # wizard draft, which would make the platform generate a different key.

@@ -4,10 +4,13 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from app.blueprints.forms import WholeNumberField, choices
 from app.domain.labels import ALGORITHM_LABELS
-from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 from app.services.pki import (
+    ALGORITHMS,
+    DEFAULT_CA_ALGORITHM,
+    DEFAULT_DIGEST,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_ROOT_VALIDITY_DAYS,
+    DIGESTS,
     MAX_CA_VALIDITY_DAYS,
     MIN_CA_VALIDITY_DAYS,
     CAParameters,

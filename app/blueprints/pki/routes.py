@@ -28,7 +28,7 @@ bp = Blueprint("pki", __name__, url_prefix="/admin/pki")
 
 
 def _get_ca(ca_id: str) -> CertificateAuthority:
-    return pki.get_ca(ca_id) or abort(404)
+    return pki.get_ca_or_404(ca_id)
 
 
 @bp.get("/")
@@ -146,7 +146,4 @@ def export_download(export_id: str) -> Response:
 
 
 def _get_export(export_id: str):
-    try:
-        return pki.get_key_export(export_id, current_user)
-    except ServiceError:
-        abort(404)
+    return pki.get_key_export(export_id, current_user)

@@ -1,15 +1,15 @@
 """Request New Certificate: four steps, each a partial of one page (works without JS)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.wizard.view import StepView, values_from_form
 from app.services import wizard
 from app.services.domains import has_active_domain
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict
 from app.services.home import example_domain
-from app.services.issuers import issuer_choices
+from app.services.issuers import issuer_choices, provider_choices
 from app.services.orders import PolicyRejected
 from app.web.htmx import is_htmx, render_page
 
@@ -17,10 +17,7 @@ bp = Blueprint("wizard", __name__, url_prefix="/request")
 
 
 def _draft(draft_id: str):
-    try:
-        return wizard.get_draft(draft_id, current_user)
-    except NotFound:
-        abort(404)
+    return wizard.get_draft(draft_id, current_user)
 
 
 def _step_url(draft, step: str) -> str:
@@ -42,8 +39,9 @@ def _view_for_get(draft, step: str) -> StepView:
     index = wizard.STEPS.index(step)
     judged_upto = step if step == "review" else wizard.STEPS[max(index - 1, 0)]
     assessment = wizard.assess_draft(draft, current_user, judged_upto) if index else None
+    offered = step in ("crypto", "review")
     return StepView(step, dict(draft.data), assessment,
-                    issuer_choices() if step in ("crypto", "review") else [])
+                    issuer_choices() if offered else [], provider_choices() if offered else [])
 
 
 def _redirect(draft, step: str) -> Response:
@@ -97,7 +95,9 @@ def post_step(draft_id: str, step: str) -> Response:
         return _submit(draft)
     assessment = wizard.advance(draft, step, values, current_user)
     if assessment.blocked:
-        view = StepView(step, values, assessment, issuer_choices() if step == "crypto" else [])
+        crypto = step == "crypto"
+        view = StepView(step, values, assessment, issuer_choices() if crypto else [],
+                        provider_choices() if crypto else [])
         return _render(view, draft, status=422)
     return _redirect(draft, wizard.STEPS[index + 1])
 

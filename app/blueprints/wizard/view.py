@@ -27,7 +27,7 @@ from app.domain.issuer_validity import validity_clamp_warning
 from app.domain.policy import Enforced, Violation
 from app.domain.validation import parse_names
 from app.services.intake import Assessment
-from app.services.issuers import IssuerChoice, issuer_choices
+from app.services.issuers import IssuerChoice, ProviderChoice, issuer_choices, provider_choices
 from app.services.wizard import LIST_FIELDS, STEP_FIELDS, STEPS
 
 STEP_TITLES = {"names": "Domain names", "subject": "Subject information",
@@ -77,6 +77,7 @@ class StepView:
     values: dict[str, Any]
     assessment: Assessment | None
     issuers: list[IssuerChoice] = field(default_factory=list)
+    providers: list[ProviderChoice] = field(default_factory=list)
 
     @property
     def index(self) -> int:
@@ -259,6 +260,21 @@ class StepView:
                                       datetime.now(UTC))
 
     @property
+    def provider(self) -> ProviderChoice | None:
+        """The chosen active provider, else the first offered (the Local PKI)."""
+        chosen = self.values.get("provider_id") or (self.request.provider_id
+                                                    if self.request else None)
+        for choice in self.providers:
+            if choice.id == chosen:
+                return choice
+        return self.providers[0] if self.providers else None
+
+    def honours(self, name: str) -> bool:
+        """Whether the chosen provider takes ``name`` from the request (an ACME CA
+        decides subject, digest, validity and usages itself)."""
+        return self.provider is None or self.provider.profile.honours(name)
+
+    @property
     def issuer_id(self) -> str:
         chosen = self.values.get("issuer_id")
         ids = [c.issuer_id for c in self.issuers]
@@ -273,4 +289,11 @@ class StepView:
         for choice in self.issuers or issuer_choices():
             if choice.issuer_id == issuer_id:
                 return choice.label
+        return "—"
+
+    def provider_label(self, provider_id: str | None, issuer_id: str | None) -> str:
+        for choice in self.providers or provider_choices():
+            if choice.id == provider_id:
+                return f"{choice.name} — {self.issuer_label(issuer_id)}" \
+                    if choice.is_builtin else choice.name
         return "—"

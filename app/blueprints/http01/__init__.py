@@ -1,0 +1,3 @@
+from app.blueprints.http01.routes import bp
+
+__all__ = ["bp"]
