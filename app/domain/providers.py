@@ -243,6 +243,20 @@ def _bundle(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"ca_bundle": bundle + "\n"}
 
 
+DIGICERT_POLL_SECONDS = 60      # DigiCert validates in minutes to days
+GLOBALSIGN_POLL_SECONDS = 5     # Atlas issues in seconds once it accepted a request
+
+
+def _poll_seconds(raw: Mapping[str, Any], default: int) -> int:
+    value = str(raw.get("poll_seconds") or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 3600:
+        raise ConfigProblem("poll_seconds", "The check interval is a number of seconds "
+                                            "from 1 to 3600.")
+    return int(value)
+
+
 def clean_digicert_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
                           ) -> dict[str, Any]:
     """DigiCert CertCentral: base URL, organization id, product name id."""
@@ -257,7 +271,8 @@ def clean_digicert_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
     if "api_key" not in secrets:
         raise ConfigProblem("api_key", "DigiCert needs the API key (X-DC-DEVKEY).")
     return {"base_url": _base_url(raw, DIGICERT_BASE_URL),
-            "organization_id": int(organization), "product": product} | _bundle(raw)
+            "organization_id": int(organization), "product": product,
+            "poll_seconds": _poll_seconds(raw, DIGICERT_POLL_SECONDS)} | _bundle(raw)
 
 
 def clean_globalsign_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
@@ -273,7 +288,8 @@ def clean_globalsign_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
         if name not in secrets:
             raise ConfigProblem(name, f"GlobalSign Atlas needs the {label}.")
     return {"base_url": _base_url(raw, GLOBALSIGN_BASE_URL),
-            "client_cert": cert + "\n"} | _bundle(raw)
+            "client_cert": cert + "\n",
+            "poll_seconds": _poll_seconds(raw, GLOBALSIGN_POLL_SECONDS)} | _bundle(raw)
 
 
 SECRET_NAMES: dict[str, tuple[str, ...]] = {BUILTIN: (), ACME: ACME_SECRETS,

@@ -24,7 +24,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.domain.providers import DIGICERT, DIGICERT_BASE_URL, DIGICERT_DECIDES
+from app.domain.providers import (
+    DIGICERT,
+    DIGICERT_BASE_URL,
+    DIGICERT_DECIDES,
+    DIGICERT_POLL_SECONDS,
+)
 from app.domain.request import CertificateRequest
 from app.providers.base import (
     CertificateProvider,
@@ -47,7 +52,6 @@ from app.providers.rest import (
 )
 
 VENDOR = "DigiCert"
-POLL_SECONDS = 60            # DigiCert validates in minutes to days; ask once a minute
 WAITING = {"pending", "processing", "needs_approval", "waiting_pickup", "reissue_pending"}
 FAILED = {"rejected", "canceled", "denied", "revoked", "expired"}
 #: RFC 5280 reason names → the words of DigiCert's revocation comment.
@@ -71,6 +75,7 @@ class DigiCertProvider(CertificateProvider):
                  host: ProviderHost) -> None:
         super().__init__(row, secrets, host)
         config = dict(row.config)
+        self.poll_seconds = int(config.get("poll_seconds") or DIGICERT_POLL_SECONDS)
         self.organization_id = int(config.get("organization_id") or 0)
         self.product = str(config.get("product") or "ssl_basic")
         self.client = RestClient(
@@ -114,7 +119,7 @@ class DigiCertProvider(CertificateProvider):
             return SubmitResult(SubmitStatus.ISSUED, certificate=leaf, chain=rest,
                                 external_id=order_id)
         return SubmitResult(SubmitStatus.PENDING, external_id=order_id,
-                            retry_after=POLL_SECONDS,
+                            retry_after=self.poll_seconds,
                             note=f"DigiCert order {order_id} is waiting for validation")
 
     def poll(self, external_id: str, request: CertificateRequest,
@@ -128,7 +133,7 @@ class DigiCertProvider(CertificateProvider):
         status = str(require(data, "status", vendor=VENDOR, what=what)).lower()
         if status in WAITING:
             return SubmitResult(SubmitStatus.PENDING, external_id=external_id,
-                                retry_after=POLL_SECONDS,
+                                retry_after=self.poll_seconds,
                                 note=f"DigiCert order {external_id} is {_words(status)}")
         if status in FAILED:
             reason = _reason(data)

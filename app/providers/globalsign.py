@@ -30,7 +30,12 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.domain.providers import GLOBALSIGN, GLOBALSIGN_BASE_URL, GLOBALSIGN_DECIDES
+from app.domain.providers import (
+    GLOBALSIGN,
+    GLOBALSIGN_BASE_URL,
+    GLOBALSIGN_DECIDES,
+    GLOBALSIGN_POLL_SECONDS,
+)
 from app.domain.request import CertificateRequest
 from app.providers.base import (
     CertificateProvider,
@@ -58,7 +63,6 @@ from app.providers.rest import (
 VENDOR = "GlobalSign Atlas"
 TOKEN_LIFETIME = 600         # seconds, as documented for /login
 TOKEN_MARGIN = 60            # renew this long before it runs out
-POLL_SECONDS = 5             # Atlas issues in seconds once the request is accepted
 HASHES = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
 SUBJECT_KEYS = {"organization": "organization", "organizational_unit": "organizational_unit",
                 "country": "country", "state": "state", "locality": "locality"}
@@ -79,6 +83,7 @@ class GlobalSignProvider(CertificateProvider):
                  host: ProviderHost) -> None:
         super().__init__(row, secrets, host)
         config = dict(row.config)
+        self.poll_seconds = int(config.get("poll_seconds") or GLOBALSIGN_POLL_SECONDS)
         self.client = RestClient(
             str(config.get("base_url") or GLOBALSIGN_BASE_URL),
             host.outbound.with_ca_bundle(config.get("ca_bundle")), vendor=VENDOR,
@@ -176,7 +181,7 @@ class GlobalSignProvider(CertificateProvider):
                                                      else "")).upper()
         if answer.status == 202 or status in ("PENDING", "IN_PROGRESS"):
             return SubmitResult(SubmitStatus.PENDING, external_id=serial,
-                                retry_after=POLL_SECONDS,
+                                retry_after=self.poll_seconds,
                                 note=f"GlobalSign Atlas is issuing certificate {serial}")
         if status == "REVOKED":
             raise ProviderRejectedError(f"GlobalSign Atlas reports certificate {serial} "

@@ -47,12 +47,13 @@ def globalsign(_globalsign_server: GlobalSignStandIn) -> GlobalSignStandIn:
 
 def digicert_config(server: DigiCertStandIn, **changes: object) -> dict[str, object]:
     return {"base_url": server.base_url, "organization_id": str(server.organization_id),
+            "poll_seconds": "1",
             "product": "ssl_basic", "ca_bundle": server.tls.ca_pem} | changes
 
 
 def globalsign_config(server: GlobalSignStandIn, cert_pem: str,
                       **changes: object) -> dict[str, object]:
-    return {"base_url": server.base_url, "client_cert": cert_pem,
+    return {"base_url": server.base_url, "client_cert": cert_pem, "poll_seconds": "1",
             "ca_bundle": server.tls.ca_pem} | changes
 
 

@@ -9,6 +9,7 @@ import re
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ class Answer:
     status: int = 200
     body: Any = None                  # JSON-encoded unless bytes
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0                # seconds before answering (a slow CA)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class JsonStandIn:
                 with server.lock:
                     server.requests.append(recorded)
                 answer = server.dispatch(recorded)
+                if answer.delay:
+                    time.sleep(answer.delay)
                 payload = answer.body if isinstance(answer.body, bytes) else (
                     b"" if answer.body is None else json.dumps(answer.body).encode())
                 self.send_response(answer.status)
