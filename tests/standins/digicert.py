@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography import x509
 
 from tests.standins.ca import StandInCA, pem
-from tests.standins.scenarios import RETRY_AFTER, StoredOrder, scenario_of
+from tests.standins.scenarios import EXTRA_NAME, RETRY_AFTER, StoredOrder, scenario_of
 from tests.standins.server import Answer, JsonStandIn, Recorded
 
 PREFIX = "/services/v2"
@@ -87,7 +87,7 @@ class DigiCertStandIn(JsonStandIn):
                             polls_left=self.pending_polls if scenario == "pending" else 1)
         order.extra["signature_hash"] = cert.get("signature_hash")
         self.orders[order.id] = order
-        if scenario in ("issued", "wrongkey"):
+        if scenario in ("issued", "wrongkey", "wrongnames"):
             leaf = self._issue(order)
             return Answer(201, {"id": order.id, "certificate_id": order.id, "certificate_chain": [
                 {"subject_common_name": common_name, "pem": pem(leaf)},
@@ -102,8 +102,8 @@ class DigiCertStandIn(JsonStandIn):
             if order.scenario == "wrongkey":
                 from cryptography.hazmat.primitives.asymmetric import ec
                 key = ec.generate_private_key(ec.SECP256R1()).public_key()
-            order.certificate = self.ca.issue(key, order.common_name, order.dns_names,
-                                              days=order.days)
+            names = order.dns_names + ([EXTRA_NAME] if order.scenario == "wrongnames" else [])
+            order.certificate = self.ca.issue(key, order.common_name, names, days=order.days)
         return order.certificate
 
     def order_info(self, recorded: Recorded, match: re.Match[str]) -> Answer:

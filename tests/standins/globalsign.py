@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.standins.ca import ClientCA, ClientIdentity, StandInCA, pem
-from tests.standins.scenarios import RETRY_AFTER, StoredOrder, scenario_of
+from tests.standins.scenarios import EXTRA_NAME, RETRY_AFTER, StoredOrder, scenario_of
 from tests.standins.server import Answer, JsonStandIn, Recorded
 
 PREFIX = "/v2"
@@ -121,8 +121,9 @@ class GlobalSignStandIn(JsonStandIn):
         key = order.public_key
         if order.scenario == "wrongkey":
             key = ec.generate_private_key(ec.SECP256R1()).public_key()
-        order.certificate = self.ca.issue(key, order.common_name, order.dns_names,
-                                          order.ip_addresses, days=order.days)
+        names = order.dns_names + ([EXTRA_NAME] if order.scenario == "wrongnames" else [])
+        order.certificate = self.ca.issue(key, order.common_name, names, order.ip_addresses,
+                                          days=order.days)
         return order.certificate
 
     def retrieve(self, recorded: Recorded, match: re.Match[str]) -> Answer:

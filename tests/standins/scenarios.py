@@ -7,7 +7,7 @@
   on the request, as Atlas validates against its policy at once);
 - ``ratelimited``: 429 with ``Retry-After: 17``; ``unavailable``: 503;
 - ``malformed``: 2xx with a body that is not JSON;
-- ``wrongkey``: a certificate for another key.
+- ``wrongkey``: a certificate for another key; ``wrongnames``: one with a name added.
 
 A wrong API key gets 401 (the CA's own error shape). ``outage`` set on the server answers
 every request with it (a CA down for maintenance) until cleared.
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 SCENARIOS = ("issued", "pending", "rejected", "ratelimited", "unavailable", "malformed",
-             "wrongkey")
+             "wrongkey", "wrongnames")
+EXTRA_NAME = "unrequested.example.test"
 ALIASES = {"poll": "pending", "refused": "rejected"}
 RETRY_AFTER = "17"
 
