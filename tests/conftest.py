@@ -34,7 +34,7 @@ TEST_PASSWORD = "correct horse battery staple"
 #: Outbound calls may reach loopback in tests (pebble, bind9, stand-in CAs all listen there).
 TEST_ALLOWED_NETWORKS = "127.0.0.1/32 ::1/128"
 
-pytest_plugins = ["tests.interop.fixtures"]
+pytest_plugins = ["tests.interop.fixtures", "tests.standins.fixtures"]
 
 
 def _database_url(tmp_root: Path) -> str:

@@ -1,6 +1,7 @@
 """``flask providers …``: certificate providers (SPEC 4).
 
-Secrets (EAB HMAC key, TSIG secret) are read only from files (``-`` for stdin), never from
+Secrets (EAB HMAC key, TSIG secret, API keys and secrets, the client key) are read only
+from files (``-`` for stdin), never from
 arguments, which would land in shell history and process listings."""
 from __future__ import annotations
 
@@ -69,44 +70,110 @@ def _find(key: str, as_json: bool) -> Provider:
     return provider
 
 
+ACME_ONLY = ("directory_url", "account_email", "eab_kid", "eab_hmac_key_file",
+             "dns_server", "dns_zone", "tsig_name", "tsig_secret_file")
+OPTIONS_OF = {
+    "acme": (*ACME_ONLY, "challenge", "tsig_algorithm"),
+    "digicert": ("base_url", "organization_id", "product", "api_key_file", "poll_seconds"),
+    "globalsign": ("base_url", "api_key_file", "api_secret_file", "client_cert",
+                   "client_key", "poll_seconds"),
+}
+REQUIRED_OF = {
+    "acme": ("directory_url", "account_email"),
+    "digicert": ("organization_id", "api_key_file"),
+    "globalsign": ("api_key_file", "api_secret_file", "client_cert", "client_key"),
+}
+SECRET_FILES = ("eab_hmac_key_file", "tsig_secret_file", "api_key_file", "api_secret_file",
+                "client_key")
+
+
+def _option(name: str) -> str:
+    return {"account_email": "--email"}.get(name, "--" + name.replace("_", "-"))
+
+
+def _check_options(provider_type: str, given: dict[str, object], as_json: bool) -> None:
+    """Options of another provider type are refused (not silently ignored), and the ones
+    this type needs must be there."""
+    foreign = [n for n, v in given.items() if v is not None
+               and n not in OPTIONS_OF[provider_type]
+               and not (n in ("challenge", "tsig_algorithm") and provider_type != "acme"
+                        and v in ("http-01", "hmac-sha256"))]
+    if foreign:
+        fail(f"{', '.join(_option(n) for n in foreign)} "
+             f"{'does' if len(foreign) == 1 else 'do'} not apply to --type {provider_type}.",
+             "cli.option_not_applicable", as_json)
+    missing = [n for n in REQUIRED_OF[provider_type] if given.get(n) in (None, "")]
+    if missing:
+        fail(f"--type {provider_type} needs {', '.join(_option(n) for n in missing)}.",
+             "cli.option_missing", as_json)
+    if sum(1 for n in SECRET_FILES if given.get(n) == STDIN) > 1:
+        fail("Only one secret can come from stdin.", "file.stdin_twice", as_json)
+
+
 @group.command("create")
-@click.option("--type", "provider_type", required=True, type=click.Choice(["acme"]),
+@click.option("--type", "provider_type", required=True,
+              type=click.Choice(["acme", "digicert", "globalsign"]),
               help="Provider type (fixed after creation).")
 @click.option("--name", required=True)
-@click.option("--directory-url", required=True, help="The CA's ACME directory (https).")
-@click.option("--email", "account_email", required=True, help="ACME account contact.")
-@click.option("--eab-kid", help="External account binding key id.")
-@click.option("--eab-hmac-key-file", help="File holding the EAB HMAC key ('-': stdin).")
+@click.option("--directory-url", help="acme: the CA's ACME directory (https).")
+@click.option("--email", "account_email", help="acme: ACME account contact.")
+@click.option("--eab-kid", help="acme: external account binding key id.")
+@click.option("--eab-hmac-key-file", help="acme: file holding the EAB HMAC key ('-': stdin).")
 @click.option("--challenge", type=click.Choice(CHALLENGES), default="http-01",
-              show_default=True)
+              show_default=True, help="acme: challenge type.")
 @click.option("--dns-server", help="dns-01: the server taking RFC 2136 updates, HOST:PORT.")
 @click.option("--dns-zone", help="dns-01: the zone the TSIG key may update.")
 @click.option("--tsig-name", help="dns-01: TSIG key name.")
 @click.option("--tsig-algorithm", type=click.Choice(TSIG_ALGORITHMS), default="hmac-sha256",
               show_default=True)
 @click.option("--tsig-secret-file", help="dns-01: file holding the TSIG secret ('-': stdin).")
+@click.option("--base-url", help="digicert/globalsign: API base URL (default: the vendor's "
+              "production URL; GlobalSign: the region's).")
+@click.option("--organization-id", help="digicert: the validated organization's id.")
+@click.option("--product", help="digicert: product name id (default ssl_basic).")
+@click.option("--api-key-file", help="digicert/globalsign: file holding the API key "
+              "('-': stdin).")
+@click.option("--api-secret-file", help="globalsign: file holding the API secret ('-': stdin).")
+@click.option("--client-cert", help="globalsign: PEM file of the account's mutual-TLS "
+              "client certificate.")
+@click.option("--client-key", help="globalsign: PEM file of its private key ('-': stdin).")
+@click.option("--poll-seconds", help="digicert/globalsign: seconds between checks of a "
+              "pending order (default 60 / 5).")
 @click.option("--ca-bundle", "ca_bundle_file", help="PEM file of roots to trust for the CA's "
               "HTTPS (its content is stored).")
 @click.option("--inactive", is_flag=True, help="Create it inactive (not offered yet).")
 @json_option
 @with_appcontext
 @service_errors
-def create(provider_type: str, name: str, directory_url: str, account_email: str,
-           eab_kid: str | None, eab_hmac_key_file: str | None, challenge: str,
-           dns_server: str | None, dns_zone: str | None, tsig_name: str | None,
-           tsig_algorithm: str, tsig_secret_file: str | None, ca_bundle_file: str | None,
-           inactive: bool, as_json: bool) -> None:
-    """Create a provider; prints its id, name, type and active flag."""
-    if eab_hmac_key_file == STDIN and tsig_secret_file == STDIN:
-        fail("Only one secret can come from stdin.", "file.stdin_twice", as_json)
-    secrets = {"eab_hmac_key": _read(eab_hmac_key_file, "the EAB HMAC key", as_json) or "",
-               "tsig_secret": _read(tsig_secret_file, "the TSIG secret", as_json) or ""}
-    config = {"directory_url": directory_url, "account_email": account_email,
-              "eab_kid": eab_kid, "challenge": challenge, "dns_server": dns_server,
-              "dns_zone": dns_zone, "tsig_name": tsig_name, "tsig_algorithm": tsig_algorithm,
-              "ca_bundle": _read(ca_bundle_file, "PEM certificates", as_json)}
-    provider = providers.create_provider(provider_type, name, config, secrets,
-                                         active=not inactive)
+def create(provider_type: str, name: str, ca_bundle_file: str | None, inactive: bool,
+           as_json: bool, **options: str | None) -> None:
+    """Create a provider; prints its id, name, type and active flag. Secrets (API keys,
+    EAB and TSIG secrets, the client key) are read only from files or stdin."""
+    _check_options(provider_type, options, as_json)
+    read = {name: _read(options.get(name), what, as_json) or "" for name, what in (
+        ("eab_hmac_key_file", "the EAB HMAC key"), ("tsig_secret_file", "the TSIG secret"),
+        ("api_key_file", "the API key"), ("api_secret_file", "the API secret"),
+        ("client_key", "a PEM private key"))}
+    bundle = _read(ca_bundle_file, "PEM certificates", as_json)
+    if provider_type == "acme":
+        secrets = {"eab_hmac_key": read["eab_hmac_key_file"],
+                   "tsig_secret": read["tsig_secret_file"]}
+        config = {k: options.get(k) for k in ("directory_url", "account_email", "eab_kid",
+                                               "challenge", "dns_server", "dns_zone",
+                                               "tsig_name", "tsig_algorithm")}
+    elif provider_type == "digicert":
+        secrets = {"api_key": read["api_key_file"]}
+        config = {k: options.get(k) for k in ("base_url", "organization_id", "product",
+                                               "poll_seconds")}
+    else:
+        secrets = {"api_key": read["api_key_file"], "api_secret": read["api_secret_file"],
+                   "mtls_key": read["client_key"]}
+        config = {"base_url": options.get("base_url"),
+                  "poll_seconds": options.get("poll_seconds"),
+                  "client_cert": _read(options.get("client_cert"), "a PEM certificate",
+                                       as_json)}
+    provider = providers.create_provider(provider_type, name, config | {"ca_bundle": bundle},
+                                         secrets, active=not inactive)
     emit(as_json, provider_json(provider),
          f"Created provider {provider.name} ({provider.id}), type {provider.type}, "
          f"{'active' if provider.active else 'inactive'}. Test it: flask providers test "

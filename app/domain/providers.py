@@ -31,6 +31,14 @@ TYPE_LABELS = {BUILTIN: "Local PKI", ACME: "ACME CA", DIGICERT: "DigiCert CertCe
 
 SUBJECT = ("organization", "organizational_unit", "country", "state", "locality")
 CA_DECIDED = (*SUBJECT, "digest", "validity_days", "key_usage", "extended_key_usage")
+#: What DigiCert CertCentral decides itself: the subject comes from the organization
+#: (``organization.id``) it validated, usages from the product. It takes the common name,
+#: DNS names, the signature hash and the validity (``order_validity.days``).
+DIGICERT_DECIDES = (*SUBJECT, "key_usage", "extended_key_usage")
+#: What GlobalSign Atlas decides itself: key usages come from the account's validation
+#: policy. It takes the subject (``subject_dn``, checked against that policy), DNS names
+#: and IP addresses (``san``), the validity and the signature hash.
+GLOBALSIGN_DECIDES = ("key_usage", "extended_key_usage")
 CHALLENGES = ("http-01", "dns-01")
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
@@ -65,8 +73,11 @@ def profile_for(provider_type: str, config: Mapping[str, Any] | None = None) -> 
                                wildcard_hint="" if dns01 else
                                "wildcard names need an ACME provider using dns-01.",
                                dns_zone=config.get("dns_zone") if dns01 else None)
-    if provider_type in (DIGICERT, GLOBALSIGN):
-        return ProviderProfile(provider_type, "external_ca",
+    if provider_type == DIGICERT:
+        return ProviderProfile(DIGICERT, "external_ca", ignores=DIGICERT_DECIDES,
+                               name_kinds=frozenset({"dns"}))
+    if provider_type == GLOBALSIGN:
+        return ProviderProfile(GLOBALSIGN, "external_ca", ignores=GLOBALSIGN_DECIDES,
                                name_kinds=frozenset({"dns", "ip"}))
     raise ValueError(f"unknown provider type {provider_type!r}")
 
@@ -205,6 +216,80 @@ def _dns_config(raw: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str,
         raise ConfigProblem("tsig_secret", "dns-01 needs the TSIG secret.")
     return {"dns_server": server, "dns_zone": zone, "tsig_name": name,
             "tsig_algorithm": algorithm}
+
+
+DIGICERT_BASE_URL = "https://www.digicert.com/services/v2"
+GLOBALSIGN_BASE_URL = "https://emea.api.hvca.globalsign.com:8443/v2"
+_PRODUCT = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def _base_url(raw: Mapping[str, Any], default: str) -> str:
+    url = str(raw.get("base_url") or "").strip() or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigProblem("base_url", "The base URL must be an absolute https:// URL "
+                                        "without a query (e.g. " + default + ").")
+    return url.rstrip("/")
+
+
+def _bundle(raw: Mapping[str, Any]) -> dict[str, Any]:
+    bundle = str(raw.get("ca_bundle") or "").strip()
+    if not bundle:
+        return {}
+    if len(bundle) > MAX_CA_BUNDLE_BYTES or "-----BEGIN CERTIFICATE-----" not in bundle:
+        raise ConfigProblem("ca_bundle", "The CA bundle must be PEM certificates "
+                                         "(at most 64 KiB).")
+    return {"ca_bundle": bundle + "\n"}
+
+
+DIGICERT_POLL_SECONDS = 60      # DigiCert validates in minutes to days
+GLOBALSIGN_POLL_SECONDS = 5     # Atlas issues in seconds once it accepted a request
+
+
+def _poll_seconds(raw: Mapping[str, Any], default: int) -> int:
+    value = str(raw.get("poll_seconds") or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 3600:
+        raise ConfigProblem("poll_seconds", "The check interval is a number of seconds "
+                                            "from 1 to 3600.")
+    return int(value)
+
+
+def clean_digicert_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
+                          ) -> dict[str, Any]:
+    """DigiCert CertCentral: base URL, organization id, product name id."""
+    organization = str(raw.get("organization_id") or "").strip()
+    if not organization.isdigit() or not 0 < int(organization) < 2**53:
+        raise ConfigProblem("organization_id", "The organization id is the number of the "
+                                               "validated organization in CertCentral.")
+    product = str(raw.get("product") or "ssl_basic").strip().lower()
+    if not _PRODUCT.fullmatch(product):
+        raise ConfigProblem("product", "The product is a CertCentral product name id such "
+                                       "as ssl_basic or ssl_securesite_flex.")
+    if "api_key" not in secrets:
+        raise ConfigProblem("api_key", "DigiCert needs the API key (X-DC-DEVKEY).")
+    return {"base_url": _base_url(raw, DIGICERT_BASE_URL),
+            "organization_id": int(organization), "product": product,
+            "poll_seconds": _poll_seconds(raw, DIGICERT_POLL_SECONDS)} | _bundle(raw)
+
+
+def clean_globalsign_config(raw: Mapping[str, Any], secrets: Mapping[str, str]
+                            ) -> dict[str, Any]:
+    """GlobalSign Atlas: base URL (region) and the mutual-TLS client certificate (its
+    key is a secret); whether the certificate parses is checked by the service."""
+    cert = str(raw.get("client_cert") or "").strip()
+    if "-----BEGIN CERTIFICATE-----" not in cert or len(cert) > MAX_CA_BUNDLE_BYTES:
+        raise ConfigProblem("client_cert", "The client certificate must be the PEM "
+                                           "certificate GlobalSign issued for the account.")
+    for name, label in (("api_key", "API key"), ("api_secret", "API secret"),
+                        ("mtls_key", "client certificate's private key")):
+        if name not in secrets:
+            raise ConfigProblem(name, f"GlobalSign Atlas needs the {label}.")
+    return {"base_url": _base_url(raw, GLOBALSIGN_BASE_URL),
+            "client_cert": cert + "\n",
+            "poll_seconds": _poll_seconds(raw, GLOBALSIGN_POLL_SECONDS)} | _bundle(raw)
 
 
 SECRET_NAMES: dict[str, tuple[str, ...]] = {BUILTIN: (), ACME: ACME_SECRETS,

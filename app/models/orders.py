@@ -53,6 +53,11 @@ class Order(db.Model):
     checks: Mapped[int] = mapped_column(Integer, default=0)
     pending_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     lint_findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # Orphan guard: set (and committed) just before a worker sends the order to an
+    # external CA, cleared when the CA said it did not take it. Set without an
+    # external_id after the worker was lost = the CA may hold the order: never resubmit.
+    ca_submission_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
+                                                                      nullable=True)
 
     certificate: Mapped[Certificate | None] = relationship(back_populates="order",
                                                            uselist=False)

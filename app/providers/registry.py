@@ -7,11 +7,15 @@ from collections.abc import Mapping
 
 from app.providers.acme import AcmeProvider
 from app.providers.base import CertificateProvider, ProviderHost, ProviderRow
+from app.providers.digicert import DigiCertProvider
+from app.providers.globalsign import GlobalSignProvider
 from app.providers.local_pki import LocalPKIProvider
 
 PROVIDER_CLASSES: dict[str, type[CertificateProvider]] = {
     LocalPKIProvider.type: LocalPKIProvider,
     AcmeProvider.type: AcmeProvider,
+    DigiCertProvider.type: DigiCertProvider,
+    GlobalSignProvider.type: GlobalSignProvider,
 }
 
 

@@ -127,8 +127,19 @@ def submit(order: Order) -> Outcome:
     recipient = _key_recipient(order)
     keyring = load_keyring()
     key, csr = _key_and_csr(order, request, keyring)
-    result = build_provider(order.provider, order.id).submit(request, csr)
+    provider = build_provider(order.provider, order.id)
+    if order.provider.type != BUILTIN:
+        _mark_submission(order)
+    result = provider.submit(request, csr)
     return settle(order, request, result, key, csr, keyring, recipient)
+
+
+def _mark_submission(order: Order) -> None:
+    """Orphan guard, committed before the CA hears of the order (see Order)."""
+    db.session.execute(update(Order).where(Order.id == order.id).values(
+        ca_submission_started_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(order)
 
 
 def resume(order: Order) -> Outcome:

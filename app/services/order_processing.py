@@ -7,8 +7,9 @@
   duplicate or late job changes nothing, and a worker lost mid-check leaves a stale
   ``next_check_at`` the sweeper re-enqueues. An order with an ``external_id`` is never
   submitted to its CA again.
-- Transient trouble: before the CA has the order, RQ retries the issuance job with
-  backoff; while waiting on the CA, the next check is scheduled at the CA's Retry-After
+- Transient trouble: before the CA has the order, the order goes back to ``pending`` and
+  a new issuance job ``order-<id>-issue-<n>`` is scheduled at the CA's Retry-After (or a
+  backoff); while waiting on the CA, the next check is scheduled at the CA's Retry-After
   (or a backoff), until PROVIDER_MAX_WAIT_SECONDS have passed since submission.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from app.services import issuance
 from app.services.issuance import Waiting
 from app.services.jwe import JWEError
 from app.services.order_flow import note, transition
-from app.services.orders import PolicyRejected
+from app.services.orders import ISSUE_RETRY_INTERVALS, PolicyRejected, schedule_issue_retry
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = ("Issuance failed because of an internal error. The administrators can find "
@@ -82,16 +83,36 @@ def process_order(order_id: str) -> str:
         db.session.rollback()
         if db.session.get(Order, key).external_id:   # the CA has it: check, never resubmit
             return _check_later(key, exc)
-        transition(key, OrderStatus.PROCESSING, OrderStatus.PENDING,
-                   f"Temporary problem, will retry: {exc}")
-        db.session.commit()
-        raise
+        return _retry_later(key, exc)
     except Exception as exc:
         return _fail_for(key, order_id, exc)
     if isinstance(outcome, Waiting):
         _schedule(key, outcome)
         return "waiting"
     return "complete" if outcome.certificate_id else "skipped"
+
+
+def _retry_later(order_id: uuid.UUID, exc: ProviderTransientError) -> str:
+    """The CA did not take the order (429, 5xx, unreachable): back to ``pending`` and a
+    new issuance job ``order-<id>-issue-<attempt>`` at the CA's Retry-After (or the
+    backoff), until the attempts run out. The orphan guard is cleared: nothing is at the
+    CA, so sending it again is safe."""
+    order = db.session.get(Order, order_id)
+    db.session.refresh(order)
+    attempt = order.attempts
+    if attempt > len(ISSUE_RETRY_INTERVALS):
+        return _fail(order_id, f"Gave up after {attempt} attempts with temporary errors: "
+                               f"{exc}")
+    delay = exc.retry_after if exc.retry_after is not None \
+        else ISSUE_RETRY_INTERVALS[attempt - 1]
+    when = utcnow() + timedelta(seconds=delay)
+    transition(order_id, OrderStatus.PROCESSING, OrderStatus.PENDING,
+               f"Temporary problem, will retry at {when:%H:%M:%S} UTC: {exc}",
+               ca_submission_started_at=None)
+    db.session.commit()
+    if not schedule_issue_retry(order_id, attempt, delay):
+        log.warning("order %s: retry not queued (Redis down); the sweeper will", order_id)
+    return "retrying"
 
 
 def give_up(order_id: str, exc: BaseException) -> None:

@@ -95,6 +95,18 @@ def issue_job_id(order_id: uuid.UUID | str) -> str:
     return f"order-{order_id}-issue"
 
 
+def retry_job_id(order_id: uuid.UUID | str, attempt: int) -> str:
+    """The issuance job rescheduled after attempt ``attempt`` met a temporary error."""
+    return f"order-{order_id}-issue-{attempt}"
+
+
+def schedule_issue_retry(order_id: uuid.UUID, attempt: int, delay_seconds: float) -> bool:
+    return enqueue("issue_order", retry_job_id(order_id, attempt), str(order_id),
+                   description=f"issue order {order_id} (retry {attempt})", job_timeout=120,
+                   delay_seconds=max(delay_seconds, 0.001),
+                   retry_intervals=ISSUE_RETRY_INTERVALS, on_failure="issue_order_failed")
+
+
 def enqueue_issue(order: Order) -> bool:
     """Hand the order to the workers (job id derived from the order: at most one queued)."""
     return enqueue("issue_order", issue_job_id(order.id), str(order.id),

@@ -8,17 +8,22 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography import x509
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.domain.providers import (
     ACME,
     BUILTIN,
+    DIGICERT,
+    GLOBALSIGN,
     PROVIDER_TYPES,
     SECRET_NAMES,
     TYPE_LABELS,
     ConfigProblem,
     clean_acme_config,
+    clean_digicert_config,
+    clean_globalsign_config,
     split_host_port,
 )
 from app.extensions import db
@@ -26,6 +31,8 @@ from app.jobs.enqueue import enqueue
 from app.models import Order, Provider, User
 from app.models.base import utcnow
 from app.net.outbound import OutboundBlocked, OutboundPolicy, check_host_port, check_url
+from app.pki.errors import PkiError
+from app.pki.keys import load_private_key_pem, same_public_key
 from app.providers.registry import is_available
 from app.services import audit
 from app.services.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed
@@ -129,16 +136,25 @@ def _check_secrets(provider_type: str, secrets: Mapping[str, str]) -> dict[str, 
     return cleaned
 
 
+CONFIG_CLEANERS = {ACME: clean_acme_config, DIGICERT: clean_digicert_config,
+                   GLOBALSIGN: clean_globalsign_config}
+
+
 def _clean_config(provider_type: str, raw: Mapping[str, Any],
-                  secret_names: set[str]) -> dict[str, Any]:
-    if provider_type != ACME:
+                  secret_names: set[str], plain: Mapping[str, str] | None = None
+                  ) -> dict[str, Any]:
+    cleaner = CONFIG_CLEANERS.get(provider_type)
+    if cleaner is None:
         return {}
     try:
-        config = clean_acme_config(raw, {n: "" for n in secret_names})
+        config = cleaner(raw, {n: "" for n in secret_names})
     except ConfigProblem as exc:
         raise ValidationFailed(exc.message, code="provider.config", field=exc.field) from exc
+    if provider_type == GLOBALSIGN:
+        check_client_certificate(config["client_cert"], (plain or {}).get("mtls_key"))
     policy = outbound_policy()
-    checks = [("directory_url", lambda: check_url(config["directory_url"], policy))]
+    url_field = "directory_url" if provider_type == ACME else "base_url"
+    checks = [(url_field, lambda: check_url(config[url_field], policy))]
     if config.get("dns_server"):
         checks.append(("dns_server", lambda: check_host_port(
             *split_host_port(config["dns_server"]), policy)))
@@ -148,6 +164,26 @@ def _clean_config(provider_type: str, raw: Mapping[str, Any],
         except OutboundBlocked as exc:
             raise ValidationFailed(str(exc), code=exc.code, field=field) from exc
     return config
+
+
+def check_client_certificate(cert_pem: str, key_pem: str | None) -> None:
+    """The mutual-TLS client certificate parses, and matches its key when one is given
+    (on an edit that keeps the sealed key, the web side cannot open it to compare)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError as exc:
+        raise ValidationFailed("The client certificate is not a readable PEM certificate.",
+                               code="provider.config", field="client_cert") from exc
+    if not key_pem:
+        return
+    try:
+        key = load_private_key_pem(key_pem.encode())
+    except (PkiError, ValueError, TypeError) as exc:
+        raise ValidationFailed("The client key is not an unencrypted PEM private key.",
+                               code="provider.config", field="mtls_key") from exc
+    if not same_public_key(key, certificate.public_key()):  # type: ignore[arg-type]
+        raise ValidationFailed("The client key does not belong to the client certificate.",
+                               code="provider.config", field="mtls_key")
 
 
 def _seal_into(provider: Provider, secrets: Mapping[str, str]) -> None:
@@ -175,7 +211,7 @@ def create_provider(provider_type: str, name: str, config: Mapping[str, Any],
     name = _check_name(name)
     plain = _check_secrets(provider_type, secrets)
     provider = Provider(id=uuid.uuid4(), type=provider_type, name=name, active=active,
-                        config=_clean_config(provider_type, config, set(plain)), secrets={},
+                        config=_clean_config(provider_type, config, set(plain), plain), secrets={},
                         test_steps=[])
     _seal_into(provider, plain)
     db.session.add(provider)
@@ -194,7 +230,8 @@ def update_provider(provider: Provider, *, name: str, config: Mapping[str, Any],
     the type never changes. A changed directory or EAB key id forgets the CA account."""
     new_name = _check_name(name, exclude=provider.id)
     plain = _check_secrets(provider.type, secrets)
-    new_config = _clean_config(provider.type, config, set(provider.secrets or {}) | set(plain))
+    new_config = _clean_config(provider.type, config,
+                               set(provider.secrets or {}) | set(plain), plain)
     changed = [k for k in sorted(set(new_config) | set(provider.config or {}))
                if new_config.get(k) != (provider.config or {}).get(k)]
     if new_name != provider.name:

@@ -21,7 +21,7 @@ from app.models.base import utcnow
 from app.services import courier_keys, pki
 from app.services.order_flow import transition
 from app.services.order_processing import check_job_id, schedule_check
-from app.services.orders import enqueue_issue, issue_job_id
+from app.services.orders import enqueue_issue, issue_job_id, retry_job_id
 
 MAX_LOST_ATTEMPTS = 3
 
@@ -83,6 +83,17 @@ def _job_is_live(job_id: str) -> bool:
 
 
 def _recover(order: Order, report: SweepReport) -> None:
+    if order.ca_submission_started_at is not None:
+        # Orphan guard: the lost worker had started sending the order to its CA, which
+        # may hold it now. Sending it again could order (and pay for) it twice.
+        reason = (f"The worker stopped while sending this order to {order.provider.name}, "
+                  "so the CA may have received it. It is not sent again automatically: "
+                  "check the CA account for the order before resubmitting.")
+        if transition(order.id, OrderStatus.PROCESSING, OrderStatus.FAILED, reason,
+                      finished_at=utcnow(), error=reason):
+            report.failed.append(str(order.id))
+        db.session.commit()
+        return
     if order.attempts >= MAX_LOST_ATTEMPTS:
         reason = (f"The issuing worker stopped {order.attempts} times while processing this "
                   "order; giving up. Resubmit it, and ask an administrator to check the "
@@ -102,9 +113,12 @@ def _recover(order: Order, report: SweepReport) -> None:
 
 
 def _requeue_if_lost(order: Order, report: SweepReport) -> None:
-    if _job_is_live(_job_id(order)):
+    retry = retry_job_id(order.id, order.attempts) if order.attempts else None
+    if _job_is_live(_job_id(order)) or (retry is not None and _job_is_live(retry)):
         return
     discard_job(_job_id(order))
+    if retry is not None:
+        discard_job(retry)
     if enqueue_issue(order):
         report.requeued.append(str(order.id))
 

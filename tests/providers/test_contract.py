@@ -5,7 +5,10 @@ Retry-After; revoke; test connection.
 Each provider is built the way the worker builds it (``provider_runtime.build_provider``:
 its record, its opened secrets, the platform host) and talks to a real CA: the Local PKI
 to its intermediate, the ACME provider to Debian's pebble (interop, PostgreSQL only) and,
-for the transient case, to a stand-in HTTPS server answering 503 with Retry-After.
+for the transient case, to a stand-in HTTPS server answering 503 with Retry-After;
+DigiCert and GlobalSign to their stand-ins (``tests/standins``: their published APIs
+over HTTPS, GlobalSign's with mutual TLS). Their error cases are in
+``test_digicert.py`` / ``test_globalsign.py``.
 
 Cases a provider cannot have are stated, not skipped: the Local PKI is synchronous (it
 never answers PENDING, and ``poll`` refuses), and it has no network, so no transient
@@ -22,6 +25,12 @@ import pytest
 from cryptography import x509
 from flask import Flask
 
+from app.domain.providers import (
+    DIGICERT_DECIDES,
+    GLOBALSIGN_DECIDES,
+    fit_request,
+    profile_for,
+)
 from app.domain.request import CertificateRequest
 from app.extensions import db
 from app.models import Provider
@@ -40,6 +49,7 @@ from tests.builders import LOCAL_PKI_ID, add_domain, issuing_ca
 from tests.conftest import make_user
 from tests.interop.fixtures import create_acme_provider
 from tests.interop.standin import Reply, StandIn
+from tests.standins.fixtures import create_digicert_provider, create_globalsign_provider
 
 
 @dataclass
@@ -51,6 +61,8 @@ class Harness:
     synchronous: bool
     refused_names: tuple[str, ...] = ()        # a request this CA refuses for good
     refused_issuer: str | None = None
+    decides: tuple[str, ...] = ()              # request fields the CA sets itself
+    revoked_again: str = "alreadyRevoked"      # what the CA says to a second revocation
 
     def build(self) -> CertificateProvider:
         return build_provider(db.session.get(Provider, uuid.UUID(self.provider_id)))
@@ -64,6 +76,8 @@ class Harness:
         if self.kind == "acme":
             request = request.replace(digest=None, validity_days=None, key_usage=(),
                                       extended_key_usage=())
+        if self.decides:
+            request = fit_request(request, profile_for(self.kind))
         return with_default_provider(request)
 
 
@@ -82,7 +96,8 @@ def _until_issued(harness: Harness, first: SubmitResult, request: CertificateReq
     return result
 
 
-@pytest.fixture(params=["local_pki", pytest.param("acme", marks=pytest.mark.interop)])
+@pytest.fixture(params=["local_pki", pytest.param("acme", marks=pytest.mark.interop),
+                        "digicert", "globalsign"])
 def harness(request: pytest.FixtureRequest, app: Flask, jobs, worker_key: None
             ) -> Iterator[Harness]:
     make_user(app)
@@ -94,6 +109,16 @@ def harness(request: pytest.FixtureRequest, app: Flask, jobs, worker_key: None
             root = db.session.get(CertificateAuthority, uuid.UUID(intermediate)).parent_id
         built = Harness("local_pki", str(LOCAL_PKI_ID), synchronous=True,
                         refused_issuer=str(root))
+    elif request.param == "digicert":
+        server = request.getfixturevalue("digicert")
+        built = Harness("digicert", create_digicert_provider(app, server), synchronous=False,
+                        refused_names=("refused.example.test",), decides=DIGICERT_DECIDES,
+                        revoked_again="already revoked")
+    elif request.param == "globalsign":
+        server = request.getfixturevalue("globalsign")
+        built = Harness("globalsign", create_globalsign_provider(app, server),
+                        synchronous=False, refused_names=("refused.example.test",),
+                        decides=GLOBALSIGN_DECIDES, revoked_again="already revoked")
     else:
         pebble = request.getfixturevalue("pebble")
         challtestsrv = request.getfixturevalue("challtestsrv")
@@ -153,7 +178,7 @@ def test_revoke(harness: Harness) -> None:
     assert issued.certificate is not None
     harness.build().revoke(issued.certificate, "superseded")
     if not harness.synchronous:   # the CA recorded it: a second revocation is refused
-        with pytest.raises(ProviderRejectedError, match="alreadyRevoked"):
+        with pytest.raises(ProviderRejectedError, match=harness.revoked_again):
             harness.build().revoke(issued.certificate, "superseded")
 
 

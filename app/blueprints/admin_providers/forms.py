@@ -62,3 +62,62 @@ class AcmeProviderForm(ProviderNameForm):
 
     def secrets(self) -> dict[str, str]:
         return {name: getattr(self, name).data or "" for name in self.SECRET_FIELDS}
+
+
+class SecretTextAreaField(TextAreaField):
+    """A multi-line secret (a PEM private key): like a password field, never rendered
+    back, not even after a refused submission."""
+
+    def _value(self) -> str:
+        return ""
+
+
+class _SettingsForm(ProviderNameForm):
+    CONFIG_FIELDS: tuple[str, ...] = ()
+    SECRET_FIELDS: tuple[str, ...] = ()
+
+    def config(self) -> dict[str, Any]:
+        return {name: getattr(self, name).data for name in self.CONFIG_FIELDS}
+
+    def secrets(self) -> dict[str, str]:
+        return {name: getattr(self, name).data or "" for name in self.SECRET_FIELDS}
+
+
+_CA_BUNDLE_HINT = "Only for a test or private endpoint whose TLS certificate public roots " \
+                  "do not cover."
+
+
+class DigiCertProviderForm(_SettingsForm):
+    base_url = StringField("API base URL", render_kw={
+        "placeholder": "https://www.digicert.com/services/v2", "spellcheck": "false"})
+    organization_id = StringField("Organization id", validators=[
+        DataRequired(message="Enter the CertCentral organization id.")],
+        render_kw={"inputmode": "numeric"})
+    product = StringField("Product", default="ssl_basic",
+                          render_kw={"placeholder": "ssl_basic", "spellcheck": "false"})
+    api_key = PasswordField("API key", render_kw={"autocomplete": "off"})
+    poll_seconds = StringField("Check interval (seconds)", render_kw={
+        "placeholder": "60", "inputmode": "numeric"})
+    ca_bundle = TextAreaField("CA bundle (PEM, optional)", render_kw={
+        "rows": 3, "spellcheck": "false", "placeholder": _CA_BUNDLE_HINT})
+
+    CONFIG_FIELDS = ("base_url", "organization_id", "product", "poll_seconds", "ca_bundle")
+    SECRET_FIELDS = ("api_key",)
+
+
+class GlobalSignProviderForm(_SettingsForm):
+    base_url = StringField("API base URL (region)", render_kw={
+        "placeholder": "https://emea.api.hvca.globalsign.com:8443/v2", "spellcheck": "false"})
+    api_key = PasswordField("API key", render_kw={"autocomplete": "off"})
+    api_secret = PasswordField("API secret", render_kw={"autocomplete": "off"})
+    client_cert = TextAreaField("Client certificate (PEM)", render_kw={
+        "rows": 4, "spellcheck": "false"})
+    mtls_key = SecretTextAreaField("Client certificate private key (PEM)", render_kw={
+        "rows": 4, "spellcheck": "false", "autocomplete": "off"})
+    poll_seconds = StringField("Check interval (seconds)", render_kw={
+        "placeholder": "5", "inputmode": "numeric"})
+    ca_bundle = TextAreaField("CA bundle (PEM, optional)", render_kw={
+        "rows": 3, "spellcheck": "false", "placeholder": _CA_BUNDLE_HINT})
+
+    CONFIG_FIELDS = ("base_url", "client_cert", "poll_seconds", "ca_bundle")
+    SECRET_FIELDS = ("api_key", "api_secret", "mtls_key")

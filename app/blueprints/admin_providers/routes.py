@@ -9,9 +9,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.blueprints.admin_providers.forms import AcmeProviderForm, ProviderNameForm
+from app.blueprints.admin_providers.forms import (
+    AcmeProviderForm,
+    DigiCertProviderForm,
+    GlobalSignProviderForm,
+    ProviderNameForm,
+)
 from app.blueprints.forms import ActionForm, attach_error
-from app.domain.providers import ACME
+from app.domain.providers import ACME, DIGICERT, GLOBALSIGN
 from app.domain.roles import Permission
 from app.models import Provider
 from app.services import providers
@@ -22,14 +27,24 @@ from app.web.htmx import is_htmx, no_store, render_page
 bp = Blueprint("admin_providers", __name__, url_prefix="/admin/providers")
 
 
+FORMS = {ACME: AcmeProviderForm, DIGICERT: DigiCertProviderForm,
+         GLOBALSIGN: GlobalSignProviderForm}
+#: The settings template of each type (secrets write-only, shown as "stored").
+FIELDS = {ACME: "admin_providers/_acme_fields.html",
+          DIGICERT: "admin_providers/_digicert_fields.html",
+          GLOBALSIGN: "admin_providers/_globalsign_fields.html"}
+
+
 def _form_for(provider: Provider | None, data: dict | None = None):
     if provider is not None and provider.is_builtin:
         return ProviderNameForm(data=data)
-    return AcmeProviderForm(data=data)
+    return FORMS[provider.type if provider else ACME](data=data)
 
 
 def _initial(provider: Provider) -> dict:
-    return {"name": provider.name, "active": provider.active, **(provider.config or {})}
+    config = {k: ("" if v is None else str(v) if isinstance(v, int) else v)
+              for k, v in (provider.config or {}).items()}
+    return {"name": provider.name, "active": provider.active, **config}
 
 
 @bp.get("/")
@@ -44,10 +59,13 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @require(Permission.MANAGE_PKI)
 def create() -> Response | tuple[str, int]:
-    form = AcmeProviderForm()
+    provider_type = request.args.get("type") or ACME
+    if provider_type not in FORMS:
+        provider_type = ACME
+    form = FORMS[provider_type]()
     if form.validate_on_submit():
         try:
-            provider = providers.create_provider(ACME, form.name.data, form.config(),
+            provider = providers.create_provider(provider_type, form.name.data, form.config(),
                                                  form.secrets(), active=form.active.data,
                                                  actor=current_user)
         except ServiceError as exc:
@@ -57,8 +75,9 @@ def create() -> Response | tuple[str, int]:
                   "success")
             return redirect(url_for("admin_providers.edit", provider_id=provider.id), code=303)
     status = 422 if request.method == "POST" else 200
-    later = [providers.type_label(t) for t in providers.types_to_come()]
-    return render_template("admin_providers/new.html", form=form, later=later), status
+    return render_template("admin_providers/new.html", form=form, provider_type=provider_type,
+                           fields=FIELDS[provider_type], types=list(FORMS),
+                           type_label=providers.type_label), status
 
 
 @bp.route("/<provider_id>", methods=["GET", "POST"])
@@ -67,8 +86,8 @@ def edit(provider_id: str) -> Response | tuple[str, int]:
     provider = providers.get_provider(provider_id)
     form = _form_for(provider, None if request.method == "POST" else _initial(provider))
     if form.validate_on_submit():
-        config = form.config() if isinstance(form, AcmeProviderForm) else {}
-        secrets = form.secrets() if isinstance(form, AcmeProviderForm) else {}
+        config = form.config() if hasattr(form, "config") else {}
+        secrets = form.secrets() if hasattr(form, "secrets") else {}
         try:
             changed = providers.update_provider(provider, name=form.name.data, config=config,
                                                 secrets=secrets, active=form.active.data,
@@ -81,6 +100,7 @@ def edit(provider_id: str) -> Response | tuple[str, int]:
             return redirect(url_for("admin_providers.edit", provider_id=provider.id), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin_providers/edit.html", form=form, provider=provider,
+                           fields=FIELDS.get(provider.type),
                            order_count=providers.order_count(provider),
                            type_label=providers.type_label,
                            action_form=ActionForm()), status
