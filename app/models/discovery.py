@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.certificates import Certificate
 
 SCAN_PENDING = "pending"
 SCAN_RUNNING = "running"
@@ -124,6 +128,7 @@ class ScanResult(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     scan: Mapped[DiscoveryScan] = relationship(back_populates="results")
+    certificate: Mapped[Certificate | None] = relationship(viewonly=True)
 
     @property
     def endpoint(self) -> str:
