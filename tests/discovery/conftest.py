@@ -41,3 +41,17 @@ def endpoints(scan_pki, tmp_path_factory):
            "pem": {n: pem(c) for n, (c, _) in scan_pki.leaves.items()}}
     for server in running.values():
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def discovery_nginx(scan_pki, tmp_path_factory):
+    """Debian's nginx with three TLS names (a chain, an expired certificate, a self-signed
+    default) on one port, and a plain-HTTP port (interop tests only)."""
+    from tests.discovery.nginx import DEFAULT, VHOSTS, DiscoveryNginx
+
+    scan_pki.leaf(VHOSTS[0])
+    scan_pki.leaf(VHOSTS[1], not_before=datetime.now(UTC) - timedelta(days=120), days=30)
+    scan_pki.leaves[DEFAULT] = make_cert(DEFAULT, sans=(DEFAULT,))
+    server = DiscoveryNginx(tmp_path_factory.mktemp("discovery-nginx"), scan_pki)
+    yield server
+    server.stop()
