@@ -82,6 +82,16 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "OUTBOUND_TOTAL_TIMEOUT": float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT", "60")),
         "OUTBOUND_MAX_RESPONSE_BYTES": int(os.environ.get("OUTBOUND_MAX_RESPONSE_BYTES",
                                                           str(1024 * 1024))),
+        # Discovery scans (app/services/discovery_scan.py): scan targets pass the outbound
+        # check too; private networks (where most servers to discover live) must be listed
+        # here by an administrator, e.g. "10.0.0.0/8 192.168.0.0/16".
+        "DISCOVERY_ALLOWED_NETWORKS": [n for n in os.environ.get(
+            "DISCOVERY_ALLOWED_NETWORKS", "").replace(",", " ").split() if n],
+        "DISCOVERY_SCAN_TIMEOUT_SECONDS": float(os.environ.get(
+            "DISCOVERY_SCAN_TIMEOUT_SECONDS", "10")),
+        "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
+        "DISCOVERY_RESCAN_INTERVAL_HOURS": float(os.environ.get(
+            "DISCOVERY_RESCAN_INTERVAL_HOURS", "24")),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",

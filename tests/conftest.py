@@ -78,6 +78,8 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "KEY_ENCRYPTION_KEYS": KeyEncryptionKeyring.generate_spec("testkek"),
         "INSTANCE_PATH": str(instance),
         "OUTBOUND_ALLOWED_NETWORKS": TEST_ALLOWED_NETWORKS,
+        "DISCOVERY_ALLOWED_NETWORKS": TEST_ALLOWED_NETWORKS,
+        "DISCOVERY_SCAN_TIMEOUT_SECONDS": "2",
     }
 
 

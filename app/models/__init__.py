@@ -3,6 +3,12 @@ from app.models.alerts import CertificateAlert
 from app.models.audit import AuditEvent
 from app.models.certificates import Certificate, CertificateExport
 from app.models.couriers import ApiIdempotencyKey, Courier, courier_domains
+from app.models.discovery import (
+    CertificateLocation,
+    DiscoveryScan,
+    ScanResult,
+    ScanTarget,
+)
 from app.models.domains import Domain, user_domains
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
@@ -13,24 +19,28 @@ from app.models.users import User
 from app.models.wizard import WizardDraft
 
 __all__ = [
-           "ApiIdempotencyKey",
-           "AuditEvent",
-           "Certificate",
-           "CertificateAlert",
-           "CertificateAuthority",
-           "CertificateExport",
-           "Courier",
-           "Domain",
-           "KeyExport",
-           "Order",
-           "OrderEvent",
-           "PolicyRecord",
-           "Provider",
-           "ProviderChallenge",
-           "User",
-           "UserSession",
-           "WizardDraft",
-           "WorkerKey",
-           "courier_domains",
-           "user_domains",
+    "ApiIdempotencyKey",
+    "AuditEvent",
+    "Certificate",
+    "CertificateAlert",
+    "CertificateAuthority",
+    "CertificateExport",
+    "CertificateLocation",
+    "Courier",
+    "DiscoveryScan",
+    "Domain",
+    "KeyExport",
+    "Order",
+    "OrderEvent",
+    "PolicyRecord",
+    "Provider",
+    "ProviderChallenge",
+    "ScanResult",
+    "ScanTarget",
+    "User",
+    "UserSession",
+    "WizardDraft",
+    "WorkerKey",
+    "courier_domains",
+    "user_domains",
 ]

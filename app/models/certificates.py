@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from app.models.discovery import CertificateLocation
     from app.models.orders import Order
 
 SOURCE_MANAGED = "managed"
@@ -58,8 +59,12 @@ class Certificate(db.Model):
     owner_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Discovery: when a scan last saw it served anywhere (its locations say where).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     order: Mapped[Order | None] = relationship(back_populates="certificate")
+    locations: Mapped[list[CertificateLocation]] = relationship(
+        order_by="CertificateLocation.last_seen_at.desc()", viewonly=True)
 
     @property
     def status(self) -> str:

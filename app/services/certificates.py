@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from cryptography import x509
 from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from app.domain.roles import Permission
 from app.extensions import db
@@ -123,7 +124,8 @@ def page_of_certificates(viewer: User, filters: CertificateFilters, cursor: str 
                          size: int) -> tuple[list[Certificate], str | None]:
     """Newest first by (created_at, id); returns the page and the cursor of the next (older)
     page. An unreadable cursor shows the first page."""
-    return newest_first(_filtered(_scoped(select(Certificate), viewer), filters),
+    query = select(Certificate).options(selectinload(Certificate.locations))
+    return newest_first(_filtered(_scoped(query, viewer), filters),
                         Certificate.created_at, Certificate.id, cursor, size)
 
 

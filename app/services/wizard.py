@@ -155,3 +155,14 @@ def draft_from_request(user: User, request: CertificateRequest) -> WizardDraft:
     db.session.add(draft)
     db.session.commit()
     return draft
+
+
+def draft_from_values(user: User, values: dict[str, Any]) -> WizardDraft:
+    """A new draft holding ``values`` (names and subject), opened at its first step: the
+    requester reviews the names, the subject and chooses the rest (Request a replacement)."""
+    keys = {*STEP_FIELDS["names"], *STEP_FIELDS["subject"]}
+    draft = WizardDraft(user_id=user.id, step=0,
+                        data={k: v for k, v in values.items() if k in keys})
+    db.session.add(draft)
+    db.session.commit()
+    return draft

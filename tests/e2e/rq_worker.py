@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The settings a worker needs, by environment variable name.
 WORKER_SETTINGS = ("REDIS_URL", "RQ_QUEUE", "SECRET_KEY", "KEY_ENCRYPTION_KEYS",
-                   "INSTANCE_PATH", "OUTBOUND_ALLOWED_NETWORKS")
+                   "INSTANCE_PATH", "OUTBOUND_ALLOWED_NETWORKS", "DISCOVERY_ALLOWED_NETWORKS",
+                   "DISCOVERY_SCAN_TIMEOUT_SECONDS")
 
 
 def worker_env(settings: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ import copy
 from functools import cache
 from typing import Any
 
-from app.blueprints.api.schemas import AUTH, CERTIFICATE
+from app.blueprints.api.schemas import AUTH, CERTIFICATE, DISCOVERY_IMPORT
 from app.domain.orders import OrderStatus
 
 OPENAPI_VERSION = "3.1.0"
@@ -69,8 +69,39 @@ _UUID = {"type": "string", "format": "uuid"}
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
+_IMPORT_STATUSES = ["added", "known", "chain", "refused"]
 _SCHEMAS: dict[str, Any] = {
     "Detail": _DETAIL,
+    "DiscoveryImportRequest": DISCOVERY_IMPORT.json_schema(),
+    "DiscoveryImportResult": {
+        "type": "object",
+        "properties": {
+            "results": {"type": "array", "description": "One per certificate of the body, "
+                        "in order.", "items": {
+                "type": "object",
+                "properties": {
+                    "position": {"type": "integer", "minimum": 1},
+                    "status": {"type": "string", "enum": _IMPORT_STATUSES,
+                               "description": "added; known (already in the inventory, or "
+                                              "earlier in this body); chain (kept as the "
+                                              "issuing chain of another certificate of the "
+                                              "body); refused (reason says why)."},
+                    "reason": _string("A sentence saying what happened."),
+                    "common_name": {"type": "string"},
+                    "fingerprint_sha256": {"type": "string"},
+                    "certificate_id": {"type": ["string", "null"], "format": "uuid"},
+                    "not_after": _TIME_OR_NULL,
+                },
+                "required": ["position", "status", "reason", "common_name",
+                             "fingerprint_sha256", "certificate_id", "not_after"],
+                "additionalProperties": False}},
+            "counts": {"type": "object", "properties": {
+                s: {"type": "integer", "minimum": 0} for s in _IMPORT_STATUSES},
+                "required": _IMPORT_STATUSES, "additionalProperties": False},
+        },
+        "required": ["results", "counts"],
+        "additionalProperties": False,
+    },
     "Error": _ERROR,
     "AuthRequest": AUTH.json_schema(),
     "AuthResponse": {
@@ -276,6 +307,25 @@ _PATHS: dict[str, Any] = {
         "parameters": [{"name": "certificate_id", **_ID_PARAM}],
         "responses": {"200": _ok("The certificate and its chain.", "Certificate"),
                       **_use("Unauthorized", "NotFound", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/courier/discovery/import": {"post": {
+        "operationId": "importDiscoveredCertificates",
+        "summary": "Add certificates found elsewhere to the inventory (source discovered)",
+        "description": "De-duplicated by SHA-256 fingerprint: a certificate already in the "
+                       "inventory (also one the platform issued) is reported `known` and "
+                       "left unchanged. A body holding a private key is refused whole "
+                       "(422 discovery.private_key, nothing stored); one with no readable "
+                       "certificate is 422 discovery.not_certificates.",
+        "security": _BEARER,
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": _ref("DiscoveryImportRequest")},
+            "application/x-pem-file": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}}}},
+        "responses": {"200": _ok("What happened to each certificate.",
+                                 "DiscoveryImportResult"),
+                      **_use("BadRequest", "Unauthorized", "PayloadTooLarge",
+                             "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
                              "InternalError", "Other")},
     }},
     "/api/v1/openapi.json": {"get": {

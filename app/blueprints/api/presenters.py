@@ -1,6 +1,7 @@
 """JSON views of orders and certificates for a courier (shapes documented in openapi.py)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from flask import url_for
 from app.blueprints.api.errors import detail
 from app.domain.policy import Violation
 from app.models import Certificate, Order
+from app.services.discovery_import import ImportResult
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -57,3 +59,9 @@ def certificate(row: Certificate) -> dict[str, Any]:
         "not_before": timestamp(row.not_before), "not_after": timestamp(row.not_after),
         "status": row.status, "certificate_pem": row.certificate_pem,
         "chain_pem": row.chain_pem}
+
+
+def discovery_import(results: Sequence[ImportResult]) -> dict[str, Any]:
+    statuses = ("added", "known", "chain", "refused")
+    return {"results": [r.as_json() for r in results],
+            "counts": {s: sum(r.status == s for r in results) for s in statuses}}

@@ -14,9 +14,15 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.blueprints.api import errors, openapi, presenters
-from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
+from app.blueprints.api.schemas import (
+    AUTH,
+    check_body,
+    check_certificate_body,
+    check_discovery_body,
+)
 from app.models import Courier
 from app.services import courier_api, courier_keys, couriers
+from app.services import discovery_import as discovery_import_service
 from app.services.couriers import CourierAuthFailed
 from app.web.rate_limits import courier_auth_limit, per_courier_limit
 
@@ -115,6 +121,24 @@ def get_order(order_id: str) -> Response:
 def get_certificate(certificate_id: str) -> Response:
     return jsonify(presenters.certificate(courier_api.certificate_for(_current(),
                                                                       certificate_id)))
+
+
+PEM_TYPES = ("application/x-pem-file", "application/pem-certificate-chain", "text/plain")
+
+
+@bp.post("/courier/discovery/import")
+@courier_required
+def discovery_import() -> Response:
+    """Import certificates into the inventory as discovered: a PEM body, or
+    ``{"pem": "…"}``. A private key anywhere refuses the whole body (422)."""
+    if request.mimetype in PEM_TYPES:
+        data = request.get_data(cache=False)
+    else:
+        data = check_discovery_body(json_body())["pem"].encode()
+    courier = _current()
+    results = discovery_import_service.import_certificates(
+        data, actor_label=f"courier {courier.name}", origin="api")
+    return jsonify(presenters.discovery_import(results))
 
 
 @bp.get("/openapi.json")

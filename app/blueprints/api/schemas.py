@@ -206,3 +206,21 @@ def check_certificate_body(body: Any) -> dict[str, Any]:
                 message=f"'{k}' cannot be sent with a CSR: the CSR supplies the "
                         f"{'subject' if k == 'subject' else 'key'}.") for k in clashes])
     return checked
+
+
+DISCOVERY_IMPORT = BodyShape(
+    name="DiscoveryImportRequest",
+    description="Certificates to add to the inventory as discovered. The body may instead "
+                "be the PEM text itself (Content-Type application/x-pem-file or text/plain).",
+    fields={
+        "pem": Field("string", "One or more PEM certificates (a chain is kept), or a PEM "
+                     "PKCS#7 bundle. Certificates only: a private key anywhere refuses the "
+                     "whole request (422 discovery.private_key) and nothing is stored.",
+                     example="-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"),
+    },
+    required=("pem",),
+)
+
+
+def check_discovery_body(body: Any) -> dict[str, Any]:
+    return check_body(body, DISCOVERY_IMPORT)

@@ -19,7 +19,7 @@ from app.blueprints.certificates.forms import CertificateExportForm
 from app.blueprints.forms import ActionForm, attach_error
 from app.blueprints.pki.forms import ALGORITHM_LABELS
 from app.models import Certificate, CertificateExport
-from app.services import alerts, certificate_exports, certificates
+from app.services import alerts, certificate_exports, certificates, replacements
 from app.services.errors import NotFound, QueueUnavailable, ServiceError
 from app.web.htmx import no_store, render_page
 
@@ -65,9 +65,22 @@ def detail(certificate_id: str) -> Response:
         "certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
         issuer_names=dict(certificates.issuers(current_user)),
         may_export=certificate_exports.may_export_key(cert, current_user),
-        key_usage=key_usage, extended_key_usage=extended_key_usage,
+        key_usage=key_usage, extended_key_usage=extended_key_usage, action_form=ActionForm(),
         alerts=alerts.alerts_for(certificate_id=cert.id, order_id=cert.order_id),
         page_path=url_for("certificates.detail", certificate_id=cert.id)))
+
+
+@bp.post("/<certificate_id>/replace")
+@login_required
+def request_replacement(certificate_id: str) -> Response:
+    """Request a replacement: the wizard, prefilled from the certificate's names and
+    subject (a new draft each time)."""
+    cert = _certificate(certificate_id)
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("certificates.detail", certificate_id=cert.id))
+    draft = replacements.start_replacement(cert, current_user)
+    return redirect(url_for("wizard.step", draft_id=draft.id, step="names"), code=303)
 
 
 @bp.get("/<certificate_id>/download/<fmt>")

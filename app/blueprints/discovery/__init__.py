@@ -1,0 +1,3 @@
+from app.blueprints.discovery.routes import bp
+
+__all__ = ["bp"]
