@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009_w16_discovery'
-down_revision = '0005_w4_providers'
+down_revision = '0009_w13_submission_marker'
 branch_labels = None
 depends_on = None
 
