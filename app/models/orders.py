@@ -53,6 +53,9 @@ class Order(db.Model):
     checks: Mapped[int] = mapped_column(Integer, default=0)
     pending_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     lint_findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # A target system's order (pathway target_system): the profile it was made for.
+    certificate_profile_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificate_profiles.id", ondelete="SET NULL"), nullable=True, index=True)
 
     certificate: Mapped[Certificate | None] = relationship(back_populates="order",
                                                            uselist=False)
