@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.certificates import Certificate
 
 
 class Bridge(db.Model):
@@ -112,6 +115,7 @@ class Deployment(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     target: Mapped[TargetSystem] = relationship(lazy="joined")
+    certificate: Mapped[Certificate] = relationship(lazy="joined")
     steps: Mapped[list[DeploymentStep]] = relationship(
         order_by="DeploymentStep.position", cascade="all, delete-orphan", lazy="selectin")
 
