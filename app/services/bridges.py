@@ -25,7 +25,7 @@ from app.services.errors import Conflict, NotFound, ServiceError, ValidationFail
 from app.services.lookup import by_uuid
 
 TOKEN_SALT = "bridge-bearer-token"  # noqa: S105 (a salt label, not a secret)
-MIN_POLL_SECONDS, MAX_POLL_SECONDS = 5, 3600
+MIN_POLL_SECONDS, MAX_POLL_SECONDS = 2, 3600
 MAX_VERSION_LENGTH = 64
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 

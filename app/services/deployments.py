@@ -144,6 +144,7 @@ def report(bridge: Bridge, deployment_id: str, body: Mapping[str, Any]) -> Deplo
     if deployment.status in FINISHED:
         raise Conflict(f"Deployment {deployment.id} is already {deployment.status}.",
                        code="deployment.finished")
+    previous = _served_before(deployment)
     now = utcnow()
     finished = db.session.execute(update(Deployment).where(
         Deployment.id == deployment.id, Deployment.status.not_in(tuple(FINISHED))
@@ -162,8 +163,9 @@ def report(bridge: Bridge, deployment_id: str, body: Mapping[str, Any]) -> Deplo
         target.served_serial, target.probed_at = serial, now
     bridge.last_seen_at = now
     certificate = db.session.get(Certificate, deployment.certificate_id)
-    if serial is not None and certificate is not None \
-            and serial != certificate.serial_hex.lstrip("0"):
+    # Expected: the new certificate, or (after a failure rolled back) the one before it.
+    expected = {c.serial_hex.lstrip("0") for c in (certificate, previous) if c is not None}
+    if serial is not None and certificate is not None and serial not in expected:
         _served_mismatch(deployment, certificate, serial)
     audit.record("deployment.report", resource_type="deployment", resource_id=deployment.id,
                  actor_label=f"Bridge {bridge.name}",
@@ -172,6 +174,16 @@ def report(bridge: Bridge, deployment_id: str, body: Mapping[str, Any]) -> Deplo
     db.session.commit()
     db.session.refresh(deployment)
     return deployment
+
+
+def _served_before(deployment: Deployment) -> Certificate | None:
+    """The certificate of the profile's latest succeeded deployment before this one."""
+    return db.session.scalar(
+        select(Certificate).join(Deployment, Deployment.certificate_id == Certificate.id)
+        .where(Deployment.target_system_id == deployment.target_system_id,
+               Deployment.profile_id == deployment.profile_id,
+               Deployment.status == "succeeded", Deployment.id != deployment.id)
+        .order_by(Deployment.finished_at.desc()).limit(1))
 
 
 def _alert(kind: str, deployment: Deployment, certificate: Certificate, message: str,
