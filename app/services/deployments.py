@@ -163,9 +163,12 @@ def report(bridge: Bridge, deployment_id: str, body: Mapping[str, Any]) -> Deplo
         target.served_serial, target.probed_at = serial, now
     bridge.last_seen_at = now
     certificate = db.session.get(Certificate, deployment.certificate_id)
-    # Expected: the new certificate, or (after a failure rolled back) the one before it.
+    # Expected: the new certificate, or (after a failure rolled back) the one deployed
+    # before it. A first deployment that failed leaves whatever the server had before
+    # the platform, which nobody can judge.
     expected = {c.serial_hex.lstrip("0") for c in (certificate, previous) if c is not None}
-    if serial is not None and certificate is not None and serial not in expected:
+    judged = status == "succeeded" or previous is not None
+    if serial is not None and certificate is not None and judged and serial not in expected:
         _served_mismatch(deployment, certificate, serial)
     audit.record("deployment.report", resource_type="deployment", resource_id=deployment.id,
                  actor_label=f"Bridge {bridge.name}",

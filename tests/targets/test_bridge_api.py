@@ -133,3 +133,20 @@ def test_tokens_die_with_a_disable_or_a_rotation(app, client, deployed):
         bridges.set_enabled(bridges.get_bridge(one.id), False)
     assert client.get(f"{API}/deployments", headers=bearer(token)).status_code == 401
     assert client.post(f"{API}/auth", json=one.auth_body()).status_code == 401
+
+
+def test_a_probe_seeing_an_unexpected_certificate_raises_served_mismatch(app, client,
+                                                                         deployed):
+    from app.models import CertificateAlert
+
+    one, _ = deployed
+    token = token_for(client, one)
+    item = client.get(f"{API}/deployments", headers=bearer(token)).get_json()["deployments"][0]
+    response = client.post(f"{API}/deployments/{item['id']}/report", headers=bearer(token),
+                           json={"status": "succeeded", "served_serial": "abc123",
+                                 "steps": [{"name": "probe", "ok": True}]})
+    assert response.status_code == 200
+    with app.app_context():
+        alert = db.session.scalar(select(CertificateAlert))
+        assert alert.type == "served_mismatch" and alert.actual == "abc123"
+        assert "web-1 serves certificate serial abc123" in alert.message
