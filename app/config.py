@@ -64,6 +64,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "COURIER_KEY_TTL_SECONDS": int(os.environ.get("COURIER_KEY_TTL_SECONDS", "86400")),
         "COURIER_AUTH_RATE_LIMIT_PER_MINUTE": int(
             os.environ.get("COURIER_AUTH_RATE_LIMIT_PER_MINUTE", "30")),
+        # A deployment not confirmed served this long after its certificate was issued
+        # raises the renewed_not_deployed alert (checked by the renewals task).
+        "DEPLOYMENT_CONFIRM_SECONDS": int(os.environ.get("DEPLOYMENT_CONFIRM_SECONDS",
+                                                         "86400")),
         # The sweeper (run by the worker every SWEEP_INTERVAL_SECONDS) re-enqueues pending
         # orders whose job is gone after the grace, and recovers processing orders whose
         # worker died after the timeout (longer than the 120 s issuance job timeout).

@@ -1,5 +1,6 @@
 """Operator command line: ``flask users …``, ``flask domains …``, ``flask pki …``,
-``flask couriers …``, ``flask providers …``, ``flask discovery …``.
+``flask couriers …``, ``flask providers …``, ``flask discovery …``, ``flask bridges …``,
+``flask targets …``.
 
 Every command prints a human line by default or JSON with ``--json``, and exits non-zero
 with a clear message on bad input (``CliFailure`` → exit 2)."""
@@ -7,10 +8,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import couriers, discovery, domains, orders, pki, policies, providers, users
+from app.cli import (
+    bridges,
+    couriers,
+    discovery,
+    domains,
+    orders,
+    pki,
+    policies,
+    providers,
+    targets,
+    users,
+)
 
 
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
-                  couriers.group, providers.group, discovery.group):
+                  couriers.group, providers.group, discovery.group, bridges.group,
+                  targets.group):
         app.cli.add_command(group)

@@ -61,8 +61,10 @@ REQUESTER_KIND_LABELS: dict[str, str] = {
     "user": "Users",
     "courier": "Couriers",
     "acme": "ACME accounts",
+    "target_system": "Target systems",
 }
-_REQUESTER_PREFIX = {"courier": "Courier ", "acme": "ACME account "}
+_REQUESTER_PREFIX = {"courier": "Courier ", "acme": "ACME account ",
+                     "target_system": "Target system "}
 
 
 def count_noun(n: int, singular: str, plural: str | None = None) -> str:

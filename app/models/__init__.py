@@ -15,18 +15,29 @@ from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
 from app.models.providers import Provider, ProviderChallenge, WorkerKey
 from app.models.sessions import UserSession
+from app.models.targets import (
+    Bridge,
+    CertificateProfile,
+    Deployment,
+    DeploymentStep,
+    TargetSystem,
+)
 from app.models.users import User
 from app.models.wizard import WizardDraft
 
 __all__ = [
     "ApiIdempotencyKey",
     "AuditEvent",
+    "Bridge",
     "Certificate",
     "CertificateAlert",
     "CertificateAuthority",
     "CertificateExport",
     "CertificateLocation",
+    "CertificateProfile",
     "Courier",
+    "Deployment",
+    "DeploymentStep",
     "DiscoveryScan",
     "Domain",
     "KeyExport",
@@ -37,6 +48,7 @@ __all__ = [
     "ProviderChallenge",
     "ScanResult",
     "ScanTarget",
+    "TargetSystem",
     "User",
     "UserSession",
     "WizardDraft",

@@ -58,6 +58,9 @@ class Order(db.Model):
     # external_id after the worker was lost = the CA may hold the order: never resubmit.
     ca_submission_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
                                                                       nullable=True)
+    # A target system's order (pathway target_system): the profile it was made for.
+    certificate_profile_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificate_profiles.id", ondelete="SET NULL"), nullable=True, index=True)
 
     certificate: Mapped[Certificate | None] = relationship(back_populates="order",
                                                            uselist=False)

@@ -31,7 +31,7 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.pki.returned import lint, mismatches
 from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
-from app.services import alerts, audit, courier_keys
+from app.services import alerts, audit, courier_keys, deployments, provisioning
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -58,6 +58,8 @@ Outcome = Issued | Waiting
 
 
 def requester_of(order: Order) -> Requester:
+    if order.requested_by_kind == provisioning.REQUESTER_KIND:
+        return provisioning.requester_for_order(order)
     if order.requested_by_kind == "courier":
         courier = _courier_of(order)
         if courier is None or not courier.enabled:
@@ -243,6 +245,9 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
     try:
         db.session.flush()
         alerts.link_to_certificate(order.id, certificate_id)
+        if order.certificate_profile_id is not None:  # a target system's: deploy it
+            deployments.create(order, row, private_key_to_pem(key)  # type: ignore[arg-type]
+                               if key is not None else None)
         audit.record("certificate.issue", resource_type="certificate",
                      resource_id=certificate_id, details={
                          "common_name": row.common_name, "serial": row.serial_hex,

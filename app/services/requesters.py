@@ -9,7 +9,7 @@ from app.models import User
 
 @dataclass(frozen=True)
 class Requester:
-    kind: str                                   # "user" | "courier" | "acme"
+    kind: str              # "user" | "courier" | "acme" | "target_system"
     id: str
     label: str                                  # shown as Requested By
     user_id: int | None = None
@@ -25,7 +25,9 @@ class Requester:
 
     @property
     def display(self) -> str:
-        return self.label if self.kind == "user" else f"{self.kind.capitalize()} {self.label}"
+        if self.kind == "user":
+            return self.label
+        return f"{self.kind.replace('_', ' ').capitalize()} {self.label}"
 
 
 def requester_for_user(user: User) -> Requester:

@@ -9,7 +9,13 @@ import copy
 from functools import cache
 from typing import Any
 
-from app.blueprints.api.schemas import AUTH, CERTIFICATE, DISCOVERY_IMPORT
+from app.blueprints.api.schemas import (
+    AUTH,
+    BRIDGE_AUTH,
+    CERTIFICATE,
+    DEPLOYMENT_REPORT,
+    DISCOVERY_IMPORT,
+)
 from app.domain.orders import OrderStatus
 
 OPENAPI_VERSION = "3.1.0"
@@ -193,6 +199,52 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
+_SCHEMAS.update({
+    "BridgeAuthRequest": BRIDGE_AUTH.json_schema(),
+    "DeploymentReport": DEPLOYMENT_REPORT.json_schema(),
+    "Deployment": {
+        "type": "object",
+        "properties": {
+            "id": _UUID,
+            "status": {"type": "string", "enum": ["pending", "in_progress"],
+                       "description": "in_progress once handed out; handed out again "
+                                      "until reported (a bridge that crashed retries)."},
+            "created_at": _TIME,
+            "target": {"type": "object", "description": "Where and how to deploy: kind "
+                       "nginx (paths fullchain, key), haproxy (pem: certificate, chain "
+                       "and key in one file) or files (certificate, chain, key); owner, "
+                       "group and octal modes; the reload command and its timeout; the "
+                       "TLS endpoint to probe."},
+            "certificate": {"type": "object", "description": "id, serial (hex), "
+                            "fingerprint_sha256, certificate_pem, chain_pem."},
+            "private_key_jwe": _nullable(
+                "The PKCS#8 PEM private key as a compact JWE (ECDH-ES+A256KW, A256GCM, "
+                "kid = RFC 7638 thumbprint) to the bridge's public key, made by the "
+                "worker; deleted when the deployment is reported."),
+        },
+        "required": ["id", "status", "created_at", "target", "certificate",
+                     "private_key_jwe"],
+    },
+    "DeploymentList": {
+        "type": "object",
+        "properties": {
+            "poll_interval": {"type": "integer", "minimum": 1,
+                              "description": "Seconds the platform wants between polls."},
+            "deployments": {"type": "array", "items": _ref("Deployment")},
+        },
+        "required": ["poll_interval", "deployments"],
+        "additionalProperties": False,
+    },
+    "ReportAccepted": {
+        "type": "object",
+        "properties": {"id": _UUID,
+                       "status": {"type": "string", "enum": ["succeeded", "failed"]},
+                       "finished_at": _TIME},
+        "required": ["id", "status", "finished_at"],
+        "additionalProperties": False,
+    },
+})
+
 
 def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description,
@@ -227,6 +279,7 @@ _RESPONSE_COMPONENTS = {
         {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
                          "description": "Seconds until the window resets."}}),
     "InternalError": _error("An internal error; it is logged, no details are returned."),
+    "Conflict": _error("The deployment is already finished (deployment.finished)."),
     "Other": _error("Any other error, e.g. 405 for a method the path does not allow."),
 }
 
@@ -234,7 +287,8 @@ _RESPONSE_COMPONENTS = {
 def _use(*names: str) -> dict[str, Any]:
     codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404",
              "PayloadTooLarge": "413", "UnsupportedMediaType": "415",
-             "Unprocessable": "422", "TooManyRequests": "429", "InternalError": "500",
+             "Unprocessable": "422", "Conflict": "409", "TooManyRequests": "429",
+             "InternalError": "500",
              "Other": "default"}
     return {codes[n]: {"$ref": _RESPONSES + n} for n in names}
 
@@ -326,6 +380,34 @@ _PATHS: dict[str, Any] = {
                                  "DiscoveryImportResult"),
                       **_use("BadRequest", "Unauthorized", "PayloadTooLarge",
                              "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/bridge/auth": {"post": {
+        "operationId": "bridgeAuthenticate",
+        "summary": "Exchange a bridge's credentials for a short-lived bearer token",
+        "security": [],
+        "requestBody": _json_body("BridgeAuthRequest"),
+        "responses": {"200": _ok("A bearer token.", "AuthResponse"),
+                      **_use("BadRequest", "Unauthorized", "PayloadTooLarge",
+                             "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
+                             "InternalError", "Other")},
+    }},
+    "/api/v1/bridge/deployments": {"get": {
+        "operationId": "bridgeDeployments",
+        "summary": "This bridge's unfinished deployments and the poll interval wanted",
+        "security": _BEARER,
+        "responses": {"200": _ok("The deployments to run.", "DeploymentList"),
+                      **_use("Unauthorized", "InternalError", "Other")},
+    }},
+    "/api/v1/bridge/deployments/{deployment_id}/report": {"post": {
+        "operationId": "bridgeReport",
+        "summary": "Report a deployment's result with each step's output",
+        "security": _BEARER,
+        "parameters": [{"name": "deployment_id", **_ID_PARAM}],
+        "requestBody": _json_body("DeploymentReport"),
+        "responses": {"200": _ok("The report was recorded.", "ReportAccepted"),
+                      **_use("BadRequest", "Unauthorized", "NotFound", "Conflict",
+                             "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable",
                              "InternalError", "Other")},
     }},
     "/api/v1/openapi.json": {"get": {

@@ -224,3 +224,39 @@ DISCOVERY_IMPORT = BodyShape(
 
 def check_discovery_body(body: Any) -> dict[str, Any]:
     return check_body(body, DISCOVERY_IMPORT)
+# ---- the bridges' API ---------------------------------------------------------------------
+
+BRIDGE_AUTH = BodyShape(
+    name="BridgeAuthRequest",
+    description="The bridge's credentials, as shown once by `flask bridges create`.",
+    fields={
+        "client_id": Field("string", "The bridge's client id.", example="br_0123456789ab"),
+        "client_secret": Field("string", "The bridge's client secret."),
+        "version": Field("string", "The bridge's version (shown on its page).",
+                         example="1.0.0", extra={"maxLength": 64}),
+    },
+    required=("client_id", "client_secret"))
+
+REPORT_STEP = {
+    "type": "object", "additionalProperties": False, "required": ["name", "ok"],
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 32,
+                            "description": "write, reload, probe, restore, reload_restored "
+                                           "…"},
+                   "ok": {"type": "boolean"},
+                   "output": {"type": "string", "description": "The step's output (a "
+                              "command's stdout/stderr, the probe's finding); the last "
+                              "8000 characters are kept."}}}
+
+DEPLOYMENT_REPORT = BodyShape(
+    name="DeploymentReport",
+    description="The result of one deployment, with every step the bridge ran.",
+    fields={
+        "status": Field("string", "succeeded or failed.",
+                        extra={"enum": ["succeeded", "failed"]}),
+        "steps": Field("array", "The steps in order.", extra={"items": REPORT_STEP,
+                                                             "maxItems": 20}),
+        "served_serial": Field("string", "The serial (hex) the probe saw served, if it "
+                               "got that far.", extra={"pattern": "^[0-9a-fA-F]{1,64}$"}),
+        "error": Field("string", "Why it failed (the failing step's output)."),
+    },
+    required=("status", "steps"))
