@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.certificates import Certificate, CertificateExport
 from app.models.couriers import ApiIdempotencyKey, Courier, courier_domains
 from app.models.domains import Domain, user_domains
+from app.models.notifications import EmailMessage, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
@@ -21,6 +22,7 @@ __all__ = [
            "CertificateExport",
            "Courier",
            "Domain",
+           "EmailMessage",
            "KeyExport",
            "Order",
            "OrderEvent",
@@ -29,6 +31,9 @@ __all__ = [
            "ProviderChallenge",
            "User",
            "UserSession",
+           "Webhook",
+           "WebhookAttempt",
+           "WebhookDelivery",
            "WizardDraft",
            "WorkerKey",
            "courier_domains",

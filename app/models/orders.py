@@ -53,12 +53,28 @@ class Order(db.Model):
     checks: Mapped[int] = mapped_column(Integer, default=0)
     pending_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     lint_findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # A renewal (any channel) names the order and certificate it renews (SPEC 10; the ACME
+    # server's RFC 9773 ``replaces`` sets the same two). ``use_alter``: orders and
+    # certificates reference each other.
+    renews_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, index=True)
+    renews_certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL", use_alter=True), nullable=True,
+        index=True)
 
-    certificate: Mapped[Certificate | None] = relationship(back_populates="order",
-                                                           uselist=False)
+    certificate: Mapped[Certificate | None] = relationship(
+        back_populates="order", uselist=False, foreign_keys="Certificate.order_id")
     provider: Mapped[Provider] = relationship(lazy="joined")
+    renews_order: Mapped[Order | None] = relationship(
+        remote_side="Order.id", foreign_keys=[renews_order_id])
+    renews_certificate: Mapped[Certificate | None] = relationship(
+        foreign_keys=[renews_certificate_id])
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan")
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.renews_order_id is not None or self.renews_certificate_id is not None
 
     @property
     def is_terminal(self) -> bool:
