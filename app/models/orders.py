@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.orders import is_terminal
@@ -61,6 +61,9 @@ class Order(db.Model):
     renews_certificate_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("certificates.id", ondelete="SET NULL", use_alter=True), nullable=True,
         index=True)
+    # The renewer asked to revoke the renewed certificate (reason ``superseded``) once
+    # this order's certificate is issued.
+    revoke_predecessor: Mapped[bool] = mapped_column(Boolean, default=False)
 
     certificate: Mapped[Certificate | None] = relationship(
         back_populates="order", uselist=False, foreign_keys="Certificate.order_id")

@@ -19,6 +19,8 @@ def upgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('renews_order_id', sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column('renews_certificate_id', sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column('revoke_predecessor', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
         batch_op.create_index(batch_op.f('ix_orders_renews_order_id'), ['renews_order_id'],
                               unique=False)
         batch_op.create_index(batch_op.f('ix_orders_renews_certificate_id'),
@@ -29,6 +31,9 @@ def upgrade():
         batch_op.create_foreign_key(
             batch_op.f('fk_orders_renews_certificate_id_certificates'), 'certificates',
             ['renews_certificate_id'], ['id'], ondelete='SET NULL')
+
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.alter_column('revoke_predecessor', server_default=None)
 
     with op.batch_alter_table('certificates', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expiry_alert_days', sa.SmallInteger(), nullable=True))
@@ -121,5 +126,6 @@ def downgrade():
                                  type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_orders_renews_certificate_id'))
         batch_op.drop_index(batch_op.f('ix_orders_renews_order_id'))
+        batch_op.drop_column('revoke_predecessor')
         batch_op.drop_column('renews_certificate_id')
         batch_op.drop_column('renews_order_id')
