@@ -219,7 +219,7 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
                                       recipient)  # type: ignore[arg-type]
         if for_courier else None,
         key_status=courier_keys.PENDING if for_courier else None,
-        owner_user_id=order.requested_by_user_id)
+        owner_user_id=_owner_of(order))
     summary = f"Issued certificate serial {row.serial_hex}"
     if findings:
         summary += f"; lint recorded {len(findings)} finding{'s' if len(findings) > 1 else ''}"
@@ -243,6 +243,15 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         db.session.rollback()
         return Issued(None)
     return Issued(certificate_id)
+
+
+def _owner_of(order: Order) -> int | None:
+    """The requester, except that a renewal keeps the renewed certificate's owner (an
+    administrator renewing a user's certificate renews it for that user)."""
+    predecessor = order.renews_certificate
+    if predecessor is not None and predecessor.owner_user_id is not None:
+        return predecessor.owner_user_id
+    return order.requested_by_user_id
 
 
 def _signature_digest(cert: x509.Certificate) -> str:

@@ -14,7 +14,12 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.blueprints.api import errors, openapi, presenters
-from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
+from app.blueprints.api.schemas import (
+    AUTH,
+    check_body,
+    check_certificate_body,
+    check_renewal_body,
+)
 from app.models import Courier
 from app.services import courier_api, courier_keys, couriers
 from app.services.couriers import CourierAuthFailed
@@ -97,6 +102,17 @@ def submit_certificate() -> Response:
     response.headers["Location"] = presenters.status_url(submission.order)
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/courier/certificates/<certificate_id>/renew")
+@courier_required
+def renew_certificate(certificate_id: str) -> Response:
+    body = check_renewal_body(json_body() if request.get_data(cache=True) else {})
+    submission = courier_api.renew_certificate(_current(), certificate_id, body)
+    response = jsonify(presenters.accepted(submission.order, submission.warnings))
+    response.status_code = 202
+    response.headers["Location"] = presenters.status_url(submission.order)
     return response
 
 
