@@ -23,6 +23,7 @@ from app.services.certificates import get_certificate_for
 from app.services.couriers import requester_for_courier
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.intake import (
+    MAX_CSR_BYTES,
     Assessment,
     ParsedCSR,
     assess,
@@ -33,6 +34,8 @@ from app.services.intake import (
 from app.services.issuers import issuer_choices, provider_of, with_default_provider
 from app.services.orders import PolicyRejected, submit_order
 from app.services.requesters import Requester, requester_for_user
+
+__all__ = ["MAX_CSR_BYTES", "RENEW_ACTION", "renew"]
 
 RENEW_ACTION = "certificate.renew"
 #: Besides the owner, these roles may renew any certificate (SPEC 10).
