@@ -122,10 +122,25 @@ def _current_issuer(request: CertificateRequest) -> CertificateRequest:
     return with_default_provider(request.replace(issuer_id=None))
 
 
-def renewal_request(order: Order, parsed: ParsedCSR | None
+def csr_prefill(order: Order) -> dict[str, Any]:
+    """The CSR upload page's first options for a renewal: the original's, less a Local
+    PKI intermediate that can no longer sign (the page then offers the newest)."""
+    options = {k: v for k, v in csr_options(order).items() if v not in (None, [], "")}
+    options.pop("provider_id", None)
+    if options.get("issuer_id") and not any(c.issuer_id == options["issuer_id"]
+                                            for c in issuer_choices()):
+        options.pop("issuer_id")
+    if "validity_days" in options:
+        options["validity_days"] = str(options["validity_days"])
+    return options
+
+
+def renewal_request(order: Order, parsed: ParsedCSR | None,
+                    options: dict[str, Any] | None = None
                     ) -> tuple[CertificateRequest, list[Violation]]:
     """The original request under ``certificate.renew``; with a CSR, the CSR's names and
-    key with the original's options. A CSR order without a new CSR is refused."""
+    key with ``options`` (default: the original's). A CSR order without a new CSR is
+    refused."""
     if parsed is None:
         if needs_csr(order):
             raise ValidationFailed(
@@ -134,7 +149,8 @@ def renewal_request(order: Order, parsed: ParsedCSR | None
         stored = CertificateRequest.from_dict(order.request)
         request = stored.replace(action=RENEW_ACTION, provider_id=str(order.provider_id))
         return _current_issuer(request), []
-    request, problems = request_from_csr(parsed, csr_options(order), action=RENEW_ACTION)
+    chosen = csr_options(order) if options is None else options
+    request, problems = request_from_csr(parsed, chosen, action=RENEW_ACTION)
     return _current_issuer(prefer_enforced_subject(request)), problems
 
 
@@ -148,9 +164,9 @@ def parse_csr(text: str | bytes | None) -> ParsedCSR | None:
     return parsed
 
 
-def judge(order: Order, parsed: ParsedCSR | None, requester: Requester
-          ) -> tuple[CertificateRequest, Assessment]:
-    request, problems = renewal_request(order, parsed)
+def judge(order: Order, parsed: ParsedCSR | None, requester: Requester,
+          options: dict[str, Any] | None = None) -> tuple[CertificateRequest, Assessment]:
+    request, problems = renewal_request(order, parsed, options)
     return request, assess(request, requester, problems)
 
 
@@ -158,13 +174,15 @@ def judge(order: Order, parsed: ParsedCSR | None, requester: Requester
 
 def renew(cert: Certificate, requester: Requester, *, pathway: str,
           csr: str | bytes | None = None, revoke_predecessor: bool = False,
-          extra_problems: list[Violation] | None = None) -> tuple[Order, Assessment]:
+          extra_problems: list[Violation] | None = None,
+          options: dict[str, Any] | None = None) -> tuple[Order, Assessment]:
     """Submit the renewal of ``cert``. Raises Conflict (nothing to renew, already
     renewing), ValidationFailed ``renewal.csr_required``, PolicyRejected (every hard
-    violation, as for a new request; only alerts are stored)."""
+    violation, as for a new request; only alerts are stored). ``options``: certificate
+    options chosen for a CSR renewal (the CSR upload page); default the original's."""
     order = original_order(cert)
     parsed = parse_csr(csr)
-    request, first = judge(order, parsed, requester)
+    request, first = judge(order, parsed, requester, options)
     request_key = f"renew:{cert.id.hex}:{uuid.uuid4().hex[:16]}"
     violations = [*first.violations, *(extra_problems or [])]
     hard = [v for v in violations if v.severity != "soft"]
