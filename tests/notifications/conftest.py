@@ -77,7 +77,7 @@ def receiver(app: Flask, monkeypatch) -> Iterator[Receiver]:
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.received.append({"headers": dict(self.headers), "body": body.decode()})
             status = state.answers.pop(0) if state.answers else 200
