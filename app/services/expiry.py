@@ -206,7 +206,8 @@ def levels() -> list[int]:
     return [EXPIRED, *sorted(thresholds())]
 
 
-def scan(now: datetime | None = None) -> tuple[ScanReport, list[int], list[int]]:
+def scan(now: datetime | None = None
+         ) -> tuple[ScanReport, list[tuple[int, datetime]], list[int]]:
     """Record the alerts and the notifications of one scan (committed). Returns the
     report and the e-mail and webhook delivery ids to hand to the worker."""
     now = now or utcnow()
@@ -223,7 +224,7 @@ def scan(now: datetime | None = None) -> tuple[ScanReport, list[int], list[int]]
     deliveries = _emit_webhooks(all_due, now)
     messages = _queue_emails(all_due, now)
     db.session.flush()
-    message_ids = [m.id for m in messages]
+    message_ids = [(m.id, m.created_at) for m in messages]
     db.session.commit()
     report.emails, report.webhook_deliveries = len(message_ids), len(deliveries)
     report.seconds = time.monotonic() - started
@@ -231,10 +232,10 @@ def scan(now: datetime | None = None) -> tuple[ScanReport, list[int], list[int]]
 
 
 def run_scan(now: datetime | None = None) -> ScanReport:
-    """One scan, then its e-mails and webhook deliveries handed to the worker."""
-    report, message_ids, deliveries = scan(now)
+    """One scan, then its e-mails handed to the worker (webhook deliveries go when the
+    scan's transaction commits)."""
+    report, message_ids, _ = scan(now)
     mailer.dispatch(message_ids)
-    webhooks.dispatch(deliveries)
     return report
 
 

@@ -31,7 +31,7 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.pki.returned import lint, mismatches
 from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
-from app.services import alerts, audit, courier_keys
+from app.services import alerts, audit, courier_keys, webhooks
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -238,6 +238,12 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
                          "order_id": str(order.id), "issuer": row.issuer_dn,
                          "not_after": row.not_after.isoformat(timespec="seconds"),
                          "requested_by": order.requested_by_label})
+        webhooks.emit("certificate.issued", {"certificate": {
+            "id": str(certificate_id), "common_name": row.common_name, "sans": row.sans,
+            "serial": row.serial_hex, "not_after": row.not_after.isoformat(timespec="seconds"),
+            "order_id": str(order.id), "provider": row.provider,
+            "renews_certificate_id": str(order.renews_certificate_id)
+            if order.renews_certificate_id else None}})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -10,6 +10,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -64,20 +65,22 @@ def retry_intervals(name: str) -> list[int]:
 def queue_message(recipient: str, subject: str, text: str, html: str) -> EmailMessage:
     """Add a message to the outbox (the caller commits, then calls :func:`dispatch`)."""
     row = EmailMessage(recipient=recipient, subject=subject[:200], body_text=text,
-                       body_html=html, status="pending", attempts=0)
+                       body_html=html, status="pending", attempts=0, created_at=utcnow())
     db.session.add(row)
     return row
 
 
-def job_id(message_id: int) -> str:
-    return f"email-{message_id}-send"
+def job_id(message_id: int, created_at: datetime) -> str:
+    """Derived from the row (its id and creation time: ids restart in a rebuilt database,
+    job ids in Redis must not)."""
+    return f"email-{message_id}-{int(created_at.timestamp() * 1_000_000)}-send"
 
 
-def dispatch(message_ids: list[int]) -> None:
-    """Hand committed outbox rows to the worker (a row whose job was lost stays pending)."""
+def dispatch(messages: list[tuple[int, datetime]]) -> None:
+    """Hand committed outbox rows (id, created_at) to the worker."""
     intervals = retry_intervals("EMAIL_RETRY_SECONDS")
-    for message_id in message_ids:
-        enqueue("send_email", job_id(message_id), message_id,
+    for message_id, created_at in messages:
+        enqueue("send_email", job_id(message_id, created_at), message_id,
                 description=f"send e-mail {message_id}", job_timeout=60,
                 retry_intervals=intervals or None)
 

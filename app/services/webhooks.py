@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.jobs.enqueue import enqueue
@@ -140,47 +141,61 @@ def recent_deliveries(row: Webhook, limit: int = 50) -> list[WebhookDelivery]:
 
 # ---- events --------------------------------------------------------------------------------
 
-def subscribers(event: str) -> list[Webhook]:
-    if event not in EVENTS:
-        raise ValueError(f"unknown webhook event {event!r}")
+def subscribers(event_name: str) -> list[Webhook]:
+    if event_name not in EVENTS:
+        raise ValueError(f"unknown webhook event {event_name!r}")
     return [h for h in db.session.scalars(select(Webhook).where(Webhook.active.is_(True)))
-            if event in (h.events or [])]
+            if event_name in (h.events or [])]
 
 
-def emit(event: str, data: Mapping[str, Any], hooks: list[Webhook] | None = None
+def emit(event_name: str, data: Mapping[str, Any], hooks: list[Webhook] | None = None
          ) -> list[int]:
-    """Add one delivery per active webhook subscribed to ``event`` (flushed, not committed:
-    the caller commits with its own change, then calls :func:`dispatch`). ``hooks``: the
-    subscribers, when the caller emits many events of one kind."""
-    hooks = subscribers(event) if hooks is None else hooks
+    """Add one delivery per active webhook subscribed to ``event_name`` (flushed, not
+    committed: they go to the worker when the caller's transaction commits). ``hooks``:
+    the subscribers, when the caller emits many events of one kind."""
+    hooks = subscribers(event_name) if hooks is None else hooks
     if not hooks:
         return []
     rows = []
     for hook in hooks:
         delivery_id = uuid.uuid4().hex
-        body = json.dumps({"id": delivery_id, "event": event,
+        body = json.dumps({"id": delivery_id, "event": event_name,
                            "created_at": utcnow().isoformat(timespec="seconds"),
                            "data": data}, sort_keys=True, separators=(",", ":"), default=str)
-        rows.append(WebhookDelivery(webhook_id=hook.id, event=event, body=body,
+        rows.append(WebhookDelivery(webhook_id=hook.id, event=event_name, body=body,
                                     status="pending", attempts=0))
     db.session.add_all(rows)
     db.session.flush()
+    db.session.info.setdefault(_PENDING, []).extend(
+        (r.id, json.loads(r.body)["id"]) for r in rows)
     return [r.id for r in rows]
 
 
-def dispatch(delivery_ids: list[int]) -> None:
+_PENDING = "webhook_deliveries_to_dispatch"
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_committed(session: Session) -> None:
+    """Deliveries are handed to the worker once the transaction that made them commits
+    (whoever commits it: the scan, the issuance, the state machine's move to failed)."""
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        dispatch(ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def dispatch(deliveries: list[tuple[int, str]]) -> None:
+    """(row id, the body's delivery uuid) of committed deliveries → jobs (the uuid keeps
+    job ids unique when row ids restart in a rebuilt database)."""
     intervals = retry_intervals("WEBHOOK_RETRY_SECONDS")
-    for delivery_id in delivery_ids:
-        enqueue("deliver_webhook", f"webhook-delivery-{delivery_id}", delivery_id,
+    for delivery_id, token in deliveries:
+        enqueue("deliver_webhook", f"webhook-{token}-deliver", delivery_id,
                 description=f"deliver webhook {delivery_id}", job_timeout=120,
                 retry_intervals=intervals or None)
-
-
-def notify(event: str, data: Mapping[str, Any]) -> None:
-    """Emit, commit and dispatch in one go (for callers with nothing else to commit)."""
-    ids = emit(event, data)
-    db.session.commit()
-    dispatch(ids)
 
 
 # ---- delivering (worker) -------------------------------------------------------------------

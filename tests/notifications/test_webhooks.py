@@ -107,3 +107,40 @@ def test_the_secret_is_sealed_to_the_worker(app, ctx, worker_key, receiver) -> N
     with app.app_context():
         stored = db.session.get(Webhook, uuid.UUID(hook_id)).secret_sealed
     assert SECRET not in stored and stored.count(".") == 4
+
+
+def test_issued_and_failed_orders_are_sent(app, ctx, jobs, worker_key, receiver) -> None:
+    from app.domain.request import CertificateRequest
+    from app.models import User
+    from app.services.orders import submit_order
+    from app.services.requesters import requester_for_user
+    from tests.builders import add_domain, issuing_ca
+    from tests.conftest import make_user
+
+    add_domain(app, "example.com")
+    issuing_ca(app, jobs)
+    _hook(app, receiver.url, events=("certificate.issued", "order.failed"))
+    user_id = make_user(app, "u@example.com", role="user", domains=("example.com",))
+    request = CertificateRequest(common_name="ok.example.com", algorithm="ec-256",
+                                 digest="sha256", validity_days=30,
+                                 key_usage=("digitalSignature",),
+                                 extended_key_usage=("serverAuth",))
+    with app.app_context():
+        requester = requester_for_user(db.session.get(User, user_id))
+        submit_order(request, requester, pathway="wizard", request_key="k1")
+    run_jobs_until(app, lambda: len(receiver.received) >= 1)
+    with app.app_context():
+        requester = requester_for_user(db.session.get(User, user_id))
+        bad, _ = submit_order(request.replace(common_name="no.example.com"), requester,
+                              pathway="wizard", request_key="k2")
+        bad_id = str(bad.id)
+        db.session.get(User, user_id).enabled = False     # fails in the worker
+        db.session.commit()
+    run_jobs_until(app, lambda: len(receiver.received) >= 2)
+    events = {body_of(d)["event"]: body_of(d)["data"] for d in receiver.received}
+    assert set(events) == {"certificate.issued", "order.failed"}
+    assert events["order.failed"]["order"]["id"] == bad_id
+    assert "disabled" in events["order.failed"]["order"]["reason"]
+    assert events["certificate.issued"]["certificate"]["common_name"] == "ok.example.com"
+    for delivery in receiver.received:
+        _verify(delivery)
