@@ -100,6 +100,19 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # after days; a commercial CA's validation can take as long).
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",
                                                           str(7 * 86400))),
+        # Expiry monitoring (app/services/expiry.py): alert thresholds in days before
+        # notAfter ("expired" is always raised too), and the operations address(es) that
+        # get every expiry e-mail besides the owners.
+        "EXPIRY_ALERT_DAYS": os.environ.get("EXPIRY_ALERT_DAYS", "30,14,7"),
+        "EXPIRY_OPS_EMAIL": os.environ.get("EXPIRY_OPS_EMAIL", ""),
+        # E-mail (app/services/mailer.py): smtp://user:pass@host:587?starttls=true or
+        # smtps://host:465; unset = no e-mail is sent.
+        "SMTP_URL": os.environ.get("SMTP_URL", ""),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "certificates@localhost"),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
+        # Retries of an e-mail and of a webhook delivery (seconds after each failure).
+        "EMAIL_RETRY_SECONDS": os.environ.get("EMAIL_RETRY_SECONDS", "60,300,1800"),
+        "WEBHOOK_RETRY_SECONDS": os.environ.get("WEBHOOK_RETRY_SECONDS", "60,300,1800,7200"),
     }
 
 

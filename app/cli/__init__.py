@@ -1,6 +1,6 @@
 """Operator command line: ``flask users …``, ``flask domains …``, ``flask pki …``,
-``flask couriers …``, ``flask providers …``, ``flask discovery …``, ``flask bridges …``,
-``flask targets …``.
+``flask couriers …``, ``flask providers …``, ``flask certificates …``, ``flask discovery …``,
+``flask bridges …``, ``flask targets …``.
 
 Every command prints a human line by default or JSON with ``--json``, and exits non-zero
 with a clear message on bad input (``CliFailure`` → exit 2)."""
@@ -10,6 +10,7 @@ from flask import Flask
 
 from app.cli import (
     bridges,
+    certificates,
     couriers,
     discovery,
     domains,
@@ -24,6 +25,6 @@ from app.cli import (
 
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
-                  couriers.group, providers.group, discovery.group, bridges.group,
-                  targets.group):
+                  couriers.group, providers.group, certificates.group, discovery.group,
+                  bridges.group, targets.group):
         app.cli.add_command(group)

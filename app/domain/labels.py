@@ -46,7 +46,6 @@ PATHWAY_LABELS: dict[str, str] = {
     "csr_upload": "CSR upload",
     "courier": "Courier API",
     "acme_client": "ACME client",
-    "renewal": "Renewal",
     "target_system": "Target system",
 }
 #: Who signs (``Order.type``, derived from the provider).

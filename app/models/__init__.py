@@ -10,6 +10,7 @@ from app.models.discovery import (
     ScanTarget,
 )
 from app.models.domains import Domain, user_domains
+from app.models.notifications import EmailMessage, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
@@ -40,6 +41,7 @@ __all__ = [
     "DeploymentStep",
     "DiscoveryScan",
     "Domain",
+    "EmailMessage",
     "KeyExport",
     "Order",
     "OrderEvent",
@@ -51,6 +53,9 @@ __all__ = [
     "TargetSystem",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WizardDraft",
     "WorkerKey",
     "courier_domains",

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.orders import is_terminal
@@ -61,12 +61,31 @@ class Order(db.Model):
     # A target system's order (pathway target_system): the profile it was made for.
     certificate_profile_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("certificate_profiles.id", ondelete="SET NULL"), nullable=True, index=True)
+    # A renewal (any channel) names the order and certificate it renews (SPEC 10; the ACME
+    # server's RFC 9773 ``replaces`` sets the same two). ``use_alter``: orders and
+    # certificates reference each other.
+    renews_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, index=True)
+    renews_certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL", use_alter=True), nullable=True,
+        index=True)
+    # The renewer asked to revoke the renewed certificate (reason ``superseded``) once
+    # this order's certificate is issued.
+    revoke_predecessor: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    certificate: Mapped[Certificate | None] = relationship(back_populates="order",
-                                                           uselist=False)
+    certificate: Mapped[Certificate | None] = relationship(
+        back_populates="order", uselist=False, foreign_keys="Certificate.order_id")
     provider: Mapped[Provider] = relationship(lazy="joined")
+    renews_order: Mapped[Order | None] = relationship(
+        remote_side="Order.id", foreign_keys=[renews_order_id])
+    renews_certificate: Mapped[Certificate | None] = relationship(
+        foreign_keys=[renews_certificate_id])
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan")
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.renews_order_id is not None or self.renews_certificate_id is not None
 
     @property
     def is_terminal(self) -> bool:

@@ -26,6 +26,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(32), default=Role.USER)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Expiry e-mails (Account page); on unless the user turns them off.
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

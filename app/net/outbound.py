@@ -46,6 +46,11 @@ BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
 
 
+#: Any failure of the transport (refused, timeout, TLS, bad response), for callers that
+#: send through ``OutboundSession`` and must not import ``requests`` themselves.
+TransportError = requests.RequestException
+
+
 class OutboundBlocked(Exception):
     """A URL or address the policy refuses. ``str()`` says why, without secrets."""
 

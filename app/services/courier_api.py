@@ -30,7 +30,7 @@ from app.domain.request import CertificateRequest
 from app.domain.validation import parse_names
 from app.extensions import db
 from app.models import ApiIdempotencyKey, Certificate, Courier, Order
-from app.services import alerts
+from app.services import alerts, renewals
 from app.services.couriers import requester_for_courier
 from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import (
@@ -215,6 +215,30 @@ def _names_disagree(request: CertificateRequest, body: Mapping[str, Any]) -> lis
                 ("The CSR has no subject alternative names besides its common name; omit "
                  "'sans' or send an empty list.")))
     return found
+
+
+# ---- renewal -------------------------------------------------------------------------------
+
+NO_ENCRYPTION_KEY = Violation(
+    code="courier.no_encryption_key", field="csr",
+    message="This courier has no encryption public key, so the platform cannot make the "
+            "key for it (the key is only ever returned encrypted to that public key). "
+            "Send a CSR, or ask an administrator to set the courier's public key.")
+
+
+def renew_certificate(courier: Courier, certificate_id: str, body: Mapping[str, Any]
+                      ) -> Submission:
+    """Renew one of the courier's certificates (``renewals.renew``: the same intake and
+    gate as a new request, under ``certificate.renew``)."""
+    cert = certificate_for(courier, certificate_id)
+    extra = []
+    if body.get("csr") is None and cert.order is not None \
+            and not renewals.needs_csr(cert.order) and not courier.encryption_public_key_pem:
+        extra.append(NO_ENCRYPTION_KEY)
+    order, assessment = renewals.renew(
+        cert, requester_for_courier(courier), pathway=PATHWAY, csr=body.get("csr"),
+        revoke_predecessor=bool(body.get("revoke_predecessor")), extra_problems=extra)
+    return Submission(order=order, warnings=assessment.soft)
 
 
 # ---- reading -------------------------------------------------------------------------------

@@ -31,7 +31,14 @@ from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.pki.returned import lint, mismatches
 from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
-from app.services import alerts, audit, courier_keys, deployments, provisioning
+from app.services import (
+    alerts,
+    audit,
+    courier_keys,
+    deployments,
+    provisioning,
+    webhooks,
+)
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -232,7 +239,7 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
                                       recipient)  # type: ignore[arg-type]
         if for_courier else None,
         key_status=courier_keys.PENDING if for_courier else None,
-        owner_user_id=order.requested_by_user_id)
+        owner_user_id=_owner_of(order))
     summary = f"Issued certificate serial {row.serial_hex}"
     if findings:
         summary += f"; lint recorded {len(findings)} finding{'s' if len(findings) > 1 else ''}"
@@ -254,11 +261,26 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
                          "order_id": str(order.id), "issuer": row.issuer_dn,
                          "not_after": row.not_after.isoformat(timespec="seconds"),
                          "requested_by": order.requested_by_label})
+        webhooks.emit("certificate.issued", {"certificate": {
+            "id": str(certificate_id), "common_name": row.common_name, "sans": row.sans,
+            "serial": row.serial_hex, "not_after": row.not_after.isoformat(timespec="seconds"),
+            "order_id": str(order.id), "provider": row.provider,
+            "renews_certificate_id": str(order.renews_certificate_id)
+            if order.renews_certificate_id else None}})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return Issued(None)
     return Issued(certificate_id)
+
+
+def _owner_of(order: Order) -> int | None:
+    """The requester, except that a renewal keeps the renewed certificate's owner (an
+    administrator renewing a user's certificate renews it for that user)."""
+    predecessor = order.renews_certificate
+    if predecessor is not None and predecessor.owner_user_id is not None:
+        return predecessor.owner_user_id
+    return order.requested_by_user_id
 
 
 def _signature_digest(cert: x509.Certificate) -> str:

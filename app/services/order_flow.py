@@ -15,7 +15,7 @@ from sqlalchemy import update
 from app.domain.orders import OrderStatus, check_transition
 from app.extensions import db
 from app.models import Order, OrderEvent
-from app.services import audit
+from app.services import audit, webhooks
 
 
 def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, message: str,
@@ -37,6 +37,9 @@ def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, m
                      resource_id=order_id, details={
                          "common_name": order.common_name if order else "",
                          "reason": message[:2000], "from_status": current.value})
+        webhooks.emit("order.failed", {"order": {
+            "id": str(order_id), "common_name": order.common_name if order else "",
+            "pathway": order.pathway if order else "", "reason": message[:2000]}})
     return True
 
 

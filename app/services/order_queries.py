@@ -12,7 +12,9 @@ from app.extensions import db
 from app.models import Order, User
 from app.services.paging import newest_first
 
-PATHWAYS = ("wizard", "csr_upload", "courier", "acme_client", "renewal", "target_system")
+#: A renewal is not a pathway: it is any order with ``renews_order_id`` (the "renewals
+#: only" filter), in the channel it came through.
+PATHWAYS = ("wizard", "csr_upload", "courier", "acme_client", "target_system")
 ORDER_TYPES = ("local_pki", "acme", "external_ca")
 REQUESTER_KINDS = ("user", "courier", "acme")
 
@@ -25,6 +27,7 @@ class OrderFilters:
     pathway: str = ""
     requester: str = ""          # kind (user/courier/acme) …
     requested_by: str = ""       # … and/or a name fragment
+    renewals: str = ""           # "1": renewals only
 
     @classmethod
     def from_args(cls, args: dict[str, str]) -> OrderFilters:
@@ -36,7 +39,8 @@ class OrderFilters:
                    status=pick("status", tuple(s.value for s in OrderStatus)),
                    type=pick("type", ORDER_TYPES), pathway=pick("pathway", PATHWAYS),
                    requester=pick("requester", REQUESTER_KINDS),
-                   requested_by=(args.get("requested_by") or "").strip()[:254])
+                   requested_by=(args.get("requested_by") or "").strip()[:254],
+                   renewals="1" if args.get("renewals") == "1" else "")
 
     def as_args(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -60,6 +64,8 @@ def _filtered(query: Select, filters: OrderFilters, with_status: bool = True) ->
         query = query.where(Order.pathway == filters.pathway)
     if filters.requester:
         query = query.where(Order.requested_by_kind == filters.requester)
+    if filters.renewals:
+        query = query.where(Order.renews_order_id.is_not(None))
     if filters.requested_by:
         query = query.where(func.lower(Order.requested_by_label).contains(
             filters.requested_by.lower(), autoescape=True))

@@ -33,12 +33,14 @@ class PolicyRejected(ValidationFailed):
 
 def submit_order(request: CertificateRequest, requester: Requester, *, pathway: str,
                  request_key: str, before_commit: Callable[[Order], None] | None = None,
-                 csr_pem: str | None = None) -> tuple[Order, Assessment]:
+                 csr_pem: str | None = None, timeline_note: str | None = None
+                 ) -> tuple[Order, Assessment]:
     """Re-assess ``request`` (the real gate, whatever a channel checked before) and store a
     pending order. Hard violations raise PolicyRejected after recording their alerts;
     soft ones are recorded and linked to the order. ``before_commit`` runs inside the same
     transaction (e.g. to claim a draft); if it raises, nothing is stored. ``csr_pem`` is
-    the requester's CSR (CSR channels): the worker certifies its key instead of making one."""
+    the requester's CSR (CSR channels): the worker certifies its key instead of making one.
+    ``timeline_note`` is added to the first timeline entry (e.g. what a renewal renews)."""
     request = with_default_provider(request)
     assessment = assess(request, requester)
     incomplete = check_complete_for_provider(assessment.request)
@@ -64,7 +66,8 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
                   if requester.kind == "courier" else None)
     who = requested_by_text(requester.label, requester.kind, pathway)
     order.events.append(OrderEvent(from_status=None, to_status="pending",
-                                   message=f"Submitted by {who}"))
+                                   message=f"Submitted by {who}"
+                                   + (f" · {timeline_note}" if timeline_note else "")))
     db.session.add(order)
     db.session.flush()
     alerts.record_policy_alerts(assessment.soft, request_key=request_key, requester=requester,

@@ -15,6 +15,7 @@ from app.blueprints.api.schemas import (
     CERTIFICATE,
     DEPLOYMENT_REPORT,
     DISCOVERY_IMPORT,
+    RENEWAL,
 )
 from app.domain.orders import OrderStatus
 
@@ -122,6 +123,7 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "CertificateRequest": CERTIFICATE.json_schema(),
+    "RenewalRequest": RENEWAL.json_schema(),
     "Accepted": {
         "type": "object",
         "properties": {
@@ -409,6 +411,28 @@ _PATHS: dict[str, Any] = {
                       **_use("BadRequest", "Unauthorized", "NotFound", "Conflict",
                              "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable",
                              "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates/{certificate_id}/renew": {"post": {
+        "operationId": "renewCertificate",
+        "summary": "Renew a certificate of this courier (same answer as a new request)",
+        "description": "A new order linked to the original (renews_order_id, "
+                       "renews_certificate_id), checked like a new request under the "
+                       "certificate.renew action: a name now outside the courier's domains "
+                       "is refused (422 request.rejected, name.outside_scope). 409 "
+                       "renewal.exists while a renewal is under way or done; 422 "
+                       "renewal.csr_required for a CSR order renewed without a CSR. The "
+                       "body may be empty.",
+        "security": _BEARER,
+        "parameters": [{"name": "certificate_id", **_ID_PARAM}],
+        "requestBody": {"required": False, "content": {"application/json": {
+            "schema": _ref("RenewalRequest")}}},
+        "responses": {"202": _ok(
+            "The renewal order was accepted and queued.", "Accepted",
+            {"Location": {"schema": {"type": "string"}, "description": "The status URL."}}),
+            "409": _error("The certificate is already being renewed (renewal.exists)."),
+            **_use("BadRequest", "Unauthorized", "NotFound", "PayloadTooLarge",
+                   "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
+                   "InternalError", "Other")},
     }},
     "/api/v1/openapi.json": {"get": {
         "operationId": "getOpenAPI",

@@ -19,6 +19,7 @@ from app.blueprints.api.schemas import (
     check_body,
     check_certificate_body,
     check_discovery_body,
+    check_renewal_body,
 )
 from app.models import Courier
 from app.services import courier_api, courier_keys, couriers
@@ -103,6 +104,17 @@ def submit_certificate() -> Response:
     response.headers["Location"] = presenters.status_url(submission.order)
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/courier/certificates/<certificate_id>/renew")
+@courier_required
+def renew_certificate(certificate_id: str) -> Response:
+    body = check_renewal_body(json_body() if request.get_data(cache=True) else {})
+    submission = courier_api.renew_certificate(_current(), certificate_id, body)
+    response = jsonify(presenters.accepted(submission.order, submission.warnings))
+    response.status_code = 202
+    response.headers["Location"] = presenters.status_url(submission.order)
     return response
 
 

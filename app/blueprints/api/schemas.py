@@ -13,9 +13,10 @@ from typing import Any
 from app.domain.policy import Violation
 from app.services.errors import ValidationFailed
 
-_JSON_TYPES = {"string": str, "integer": int, "array": list, "object": dict}
+_JSON_TYPES = {"string": str, "integer": int, "array": list, "object": dict,
+               "boolean": bool}
 _TYPE_WORDS = {"string": "a string", "integer": "an integer", "array": "an array",
-               "object": "an object"}
+               "object": "an object", "boolean": "true or false"}
 
 
 @dataclass(frozen=True)
@@ -260,3 +261,21 @@ DEPLOYMENT_REPORT = BodyShape(
         "error": Field("string", "Why it failed (the failing step's output)."),
     },
     required=("status", "steps"))
+
+
+RENEWAL = BodyShape(
+    name="RenewalRequest",
+    description="Renew a certificate of this courier: a new order built from the original "
+                "request, judged again by today's domains and policies (action "
+                "certificate.renew). A CSR order's renewal needs a new CSR; without one, "
+                "the platform makes a new key (encrypted to the courier's public key).",
+    fields={
+        "csr": Field("string", "A new PKCS#10 CSR (PEM). Required when the original order "
+                     "was for a CSR; its names are judged like a new request's."),
+        "revoke_predecessor": Field("boolean", "Revoke the renewed certificate (reason "
+                                    "superseded) once the new one is issued. Default false."),
+    })
+
+
+def check_renewal_body(body: Any) -> dict[str, Any]:
+    return check_body(body, RENEWAL)

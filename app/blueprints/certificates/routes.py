@@ -19,8 +19,10 @@ from app.blueprints.certificates.forms import CertificateExportForm
 from app.blueprints.forms import ActionForm, attach_error
 from app.blueprints.pki.forms import ALGORITHM_LABELS
 from app.models import Certificate, CertificateExport
-from app.services import alerts, certificate_exports, certificates, replacements
+from app.services import alerts, certificate_exports, certificates, renewals, replacements
 from app.services.errors import NotFound, QueueUnavailable, ServiceError
+from app.services.orders import PolicyRejected
+from app.services.requesters import requester_for_user
 from app.web.htmx import no_store, render_page
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
@@ -67,6 +69,10 @@ def detail(certificate_id: str) -> Response:
         may_export=certificate_exports.may_export_key(cert, current_user),
         key_usage=key_usage, extended_key_usage=extended_key_usage, action_form=ActionForm(),
         alerts=alerts.alerts_for(certificate_id=cert.id, order_id=cert.order_id),
+        renewal_of=cert.order.renews_certificate if cert.order else None,
+        renewed_by=renewals.renewals_of(cert), open_renewal=renewals.open_renewal(cert),
+        may_renew=cert.order is not None and renewals.may_renew(cert, current_user),
+        needs_csr=cert.order is not None and renewals.needs_csr(cert.order),
         page_path=url_for("certificates.detail", certificate_id=cert.id)))
 
 
@@ -81,6 +87,29 @@ def request_replacement(certificate_id: str) -> Response:
         return redirect(url_for("certificates.detail", certificate_id=cert.id))
     draft = replacements.start_replacement(cert, current_user)
     return redirect(url_for("wizard.step", draft_id=draft.id, step="names"), code=303)
+
+
+@bp.post("/<certificate_id>/renew")
+@login_required
+def renew(certificate_id: str) -> Response:
+    """Renew with a platform-made key (always a new one); a CSR order goes to the CSR
+    upload page, prefilled from the original, for the new CSR."""
+    cert = renewals.renewable_for(certificate_id, current_user)
+    if cert.order is not None and renewals.needs_csr(cert.order):
+        return redirect(url_for("csr.upload", renews=cert.id), code=303)
+    try:
+        order, _ = renewals.renew(cert, requester_for_user(current_user), pathway="wizard",
+                                  revoke_predecessor=request.form.get("revoke") == "1")
+    except PolicyRejected as exc:
+        flash("Renewal refused: " + " ".join(v.message for v in exc.violations), "error")
+        return redirect(url_for("certificates.detail", certificate_id=cert.id), code=303)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for("certificates.detail", certificate_id=cert.id), code=303)
+    flash(f"Renewal of {cert.common_name} submitted.", "success")
+    return redirect(url_for("orders.detail", order_id=order.id), code=303)
 
 
 @bp.get("/<certificate_id>/download/<fmt>")

@@ -12,8 +12,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from app.blueprints.wizard.view import values_from_form
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
-from app.models import Order, User
-from app.services import alerts
+from app.models import Certificate, Order, User
+from app.services import alerts, renewals
 from app.services.intake import (
     MAX_CSR_BYTES,
     Assessment,
@@ -88,20 +88,23 @@ def options_from_form(form: MultiDict[str, str]) -> dict[str, Any] | None:
     return values
 
 
-def request_for(parsed: ParsedCSR, options: dict[str, Any] | None
+def request_for(parsed: ParsedCSR, options: dict[str, Any] | None,
+                action: str = "certificate.generate"
                 ) -> tuple[CertificateRequest, list[Violation]]:
     """The CSR's names, subject and key with the chosen options; enforced subject values
     replace the CSR's, and the newest Local PKI intermediate is the default issuer."""
-    request, problems = request_from_csr(parsed, options or {})
+    request, problems = request_from_csr(parsed, options or {}, action=action)
     request = with_default_issuer(prefer_enforced_subject(request))
     if request.issuer_id is None:
         problems.append(NO_ISSUER)
     return request, problems
 
 
-def check(parsed: ParsedCSR, options: dict[str, Any] | None, user: User
-          ) -> tuple[CertificateRequest, Assessment]:
-    request, problems = request_for(parsed, options)
+def check(parsed: ParsedCSR, options: dict[str, Any] | None, user: User,
+          renewal: Certificate | None = None) -> tuple[CertificateRequest, Assessment]:
+    """Judge the CSR with ``options``; a renewal is judged under ``certificate.renew``."""
+    action = renewals.RENEW_ACTION if renewal is not None else "certificate.generate"
+    request, problems = request_for(parsed, options, action)
     return request, assess(request, requester_for_user(user), problems)
 
 
@@ -116,6 +119,18 @@ def record_alerts(parsed: ParsedCSR, request: CertificateRequest, assessment: As
                                 requester=requester_for_user(user),
                                 common_name=request.common_name)
     alerts.commit()
+
+
+def renewal_of(value: str | None, user: User) -> Certificate | None:
+    """The certificate a ``renews`` field names (NotFound unless the user may renew it)."""
+    return renewals.renewable_for(value, user) if value else None
+
+
+def submit_renewal(parsed: ParsedCSR, options: dict[str, Any], user: User,
+                   renewal: Certificate, revoke: bool) -> Order:
+    order, _ = renewals.renew(renewal, requester_for_user(user), pathway=PATHWAY,
+                              csr=parsed.pem, revoke_predecessor=revoke, options=options)
+    return order
 
 
 def submit(parsed: ParsedCSR, request: CertificateRequest, user: User) -> Order:

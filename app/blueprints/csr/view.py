@@ -8,6 +8,7 @@ from typing import Any
 from app.blueprints.wizard.view import StepView
 from app.domain.choices import algorithm_for_key
 from app.domain.policy import Violation
+from app.models import Certificate
 from app.services.intake import SUBJECT_FIELDS, Assessment, ParsedCSR
 from app.services.issuers import issuer_choices
 
@@ -24,15 +25,19 @@ class CsrView(StepView):
     parsed: ParsedCSR | None = None
     input_errors: list[Violation] = field(default_factory=list)
     echo: str = ""                       # pasted text shown again after a refusal
+    renewal: Certificate | None = None   # the certificate this CSR renews, if any
 
     @classmethod
-    def blank(cls, errors: list[Violation] | None = None, echo: str = "") -> CsrView:
-        return cls("csr", {}, None, parsed=None, input_errors=list(errors or []), echo=echo)
+    def blank(cls, errors: list[Violation] | None = None, echo: str = "",
+              renewal: Certificate | None = None) -> CsrView:
+        return cls("csr", {}, None, parsed=None, input_errors=list(errors or []), echo=echo,
+                   renewal=renewal)
 
     @classmethod
     def checked(cls, parsed: ParsedCSR, options: dict[str, Any] | None,
-                assessment: Assessment) -> CsrView:
-        return cls("csr", dict(options or {}), assessment, issuer_choices(), parsed=parsed)
+                assessment: Assessment, renewal: Certificate | None = None) -> CsrView:
+        return cls("csr", dict(options or {}), assessment, issuer_choices(), parsed=parsed,
+                   renewal=renewal)
 
     def default_options(self) -> dict[str, Any]:
         """The options the form offers before the user chose any (policy-aware)."""

@@ -1,0 +1,65 @@
+"""``flask certificates …``: lifecycle actions on issued certificates (SPEC 10)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from app.cli.output import emit, fail, json_option, service_errors
+from app.models import Certificate
+from app.services import renewals
+from app.services.lookup import by_uuid
+from app.services.orders import PolicyRejected
+
+group = click.Group("certificates", help="Certificates: renewal.")
+
+
+def _read_csr(path: Path | None, as_json: bool) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()[:renewals.MAX_CSR_BYTES + 1]
+    except OSError as exc:
+        fail(f"Cannot read {path}: {exc.strerror}.", "file.unreadable", as_json)
+    return None
+
+
+@group.command("renew")
+@click.argument("certificate_id")
+@click.option("--csr", "csr_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A new CSR (PEM or DER); required to renew a CSR order.")
+@click.option("--revoke-predecessor", is_flag=True,
+              help="Revoke the renewed certificate (superseded) once the new one is issued.")
+@json_option
+@with_appcontext
+@service_errors
+def renew(certificate_id: str, csr_path: Path | None, revoke_predecessor: bool,
+          as_json: bool) -> None:
+    """Renew a certificate for its original requester, in their channel and scope: a new
+    order built from the original request, judged again (action certificate.renew)."""
+    cert = by_uuid(Certificate, certificate_id)
+    if cert is None:
+        fail(f"No certificate with id '{certificate_id}'.", "certificate.not_found", as_json)
+    csr = _read_csr(csr_path, as_json)
+    original = renewals.original_order(cert)
+    requester = renewals.original_requester(original)
+    try:
+        order, assessment = renewals.renew(cert, requester, pathway=original.pathway,
+                                           csr=csr, revoke_predecessor=revoke_predecessor)
+    except PolicyRejected as exc:
+        details = [{"code": v.code, "field": v.field, "message": v.message}
+                   for v in exc.violations]
+        if as_json:
+            click.echo(json.dumps({"error": {"code": "request.rejected",
+                                             "message": exc.message, "details": details}}),
+                       err=True)
+            raise SystemExit(2) from exc
+        fail("; ".join(d["message"] for d in details), "request.rejected", as_json)
+    payload = {"order_id": str(order.id), "status": order.status, "pathway": order.pathway,
+               "renews_order_id": str(original.id), "renews_certificate_id": str(cert.id),
+               "requested_by": requester.display,
+               "warnings": [{"code": v.code, "message": v.message} for v in assessment.soft]}
+    emit(as_json, payload, f"Renewal order {order.id} ({order.status}) for "
+                           f"{cert.common_name}, requested for {requester.display}.")
