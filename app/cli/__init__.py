@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import couriers, domains, orders, pki, policies, providers, users
+from app.cli import acme, couriers, domains, orders, pki, policies, providers, users
 
 
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
-                  couriers.group, providers.group):
+                  couriers.group, providers.group, acme.group):
         app.cli.add_command(group)

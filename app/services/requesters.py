@@ -25,6 +25,8 @@ class Requester:
 
     @property
     def display(self) -> str:
+        if self.kind == "acme":
+            return f"ACME account {self.label}"
         return self.label if self.kind == "user" else f"{self.kind.capitalize()} {self.label}"
 
 
