@@ -501,3 +501,8 @@ def certificate_chain(account: AcmeAccount, certificate_id: str) -> str:
 def deactivate_authorization(authz: AcmeAuthorization) -> None:
     authz.status = "deactivated"
     db.session.commit()
+
+
+def discard() -> None:
+    """Forget whatever a refused request had started (nothing of it is committed)."""
+    db.session.rollback()

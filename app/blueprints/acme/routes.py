@@ -42,9 +42,7 @@ def _nonce_and_index(response: Response) -> Response:
 
 @bp.errorhandler(Problem)
 def _problem(problem: Problem) -> Response:
-    from app.extensions import db
-
-    db.session.rollback()
+    protocol.discard()
     response = jsonify(problem.document())
     response.status_code = problem.http_status
     response.mimetype = "application/problem+json"
