@@ -43,7 +43,7 @@ class AcmeServer(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    issuer: Mapped[CertificateAuthority] = relationship(lazy="joined")
+    issuer: Mapped[CertificateAuthority] = relationship(lazy="joined", innerjoin=True)
 
 
 class AcmeAccount(db.Model):
@@ -69,7 +69,7 @@ class AcmeAccount(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    server: Mapped[AcmeServer] = relationship(lazy="joined")
+    server: Mapped[AcmeServer] = relationship(lazy="joined", innerjoin=True)
     bindings: Mapped[list[AcmeBinding]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin",
         order_by="AcmeBinding.id")

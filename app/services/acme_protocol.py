@@ -109,7 +109,7 @@ def new_account(server: AcmeServer, payload: dict[str, Any] | None, jwk: jose.JW
 
     def hmac_key_for(kid: str) -> bytes:
         account = db.session.scalar(select(AcmeAccount).where(AcmeAccount.eab_kid == kid)
-                                    .with_for_update())
+                                    .with_for_update(of=AcmeAccount))
         if account is None or account.server_id != server.id:
             raise Problem("unauthorized", "This EAB key id is not one of this server's.")
         key = eab_hmac_key(account)

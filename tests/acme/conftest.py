@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from tests.acme.helpers import Client, make_account, make_server
+from tests.acme.helpers import Client, make_account, make_acme_server
 from tests.builders import add_domain, issuing_ca
 
 
@@ -24,7 +24,7 @@ def world(app: Flask, jobs) -> World:
     add_domain(app, "example.org")
     add_domain(app, "other.net")
     issuer = issuing_ca(app, jobs)
-    server = make_server(app, issuer)
+    server = make_acme_server(app, issuer)
     account = make_account(app, server, "web-fleet",
                            ["example.com:subdomains", "example.org:exact"])
     return World(issuer, server, *account)

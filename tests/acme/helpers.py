@@ -109,7 +109,7 @@ def problem_type(response) -> str:
     return response.get_json()["type"].removeprefix("urn:ietf:params:acme:error:")
 
 
-def make_server(app: Flask, issuer_id: str, name: str = "Test ACME", **kw: Any) -> str:
+def make_acme_server(app: Flask, issuer_id: str, name: str = "Test ACME", **kw: Any) -> str:
     from app.services import acme_admin
 
     with app.app_context():
