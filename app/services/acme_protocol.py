@@ -506,3 +506,65 @@ def deactivate_authorization(authz: AcmeAuthorization) -> None:
 def discard() -> None:
     """Forget whatever a refused request had started (nothing of it is committed)."""
     db.session.rollback()
+
+
+# ---- revocation ------------------------------------------------------------------------------
+
+#: RFC 5280 CRLReason codes a subscriber may give (as Let's Encrypt accepts them).
+REVOCATION_REASONS = {0: "unspecified", 1: "keyCompromise", 3: "affiliationChanged",
+                      4: "superseded", 5: "cessationOfOperation"}
+
+
+def revoke_certificate(server: AcmeServer, payload: dict[str, Any] | None, *,
+                       account: AcmeAccount | None, jwk: jose.JWK | None) -> None:
+    """revokeCert (RFC 8555 §7.6): by the account that ordered it (or whose bindings cover
+    all its names), or signed by the certificate's own key (``jwk``)."""
+    from app.services.acme_revocation import revoke
+
+    payload = payload or {}
+    try:
+        der = b64url_decode(payload.get("certificate"))
+        presented = x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise Problem("malformed", "certificate must be the base64url DER certificate.") \
+            from exc
+    reason_code = payload.get("reason", 0)
+    if not isinstance(reason_code, int) or isinstance(reason_code, bool) \
+            or reason_code not in REVOCATION_REASONS:
+        raise Problem("badRevocationReason", "reason must be one of "
+                      f"{sorted(REVOCATION_REASONS)} (RFC 5280 codes a subscriber may use).")
+    certificate = certificate_by_serial(presented.serial_number)
+    if certificate is None or x509.load_pem_x509_certificate(
+            certificate.certificate_pem.encode()).public_bytes(Encoding.DER) != der:
+        raise Problem("malformed", "This server did not issue that certificate.", status=404)
+    if certificate.issuer_ca_id != server.issuer_id:
+        raise Problem("unauthorized", "That certificate was not issued by this ACME server.")
+    if jwk is not None:
+        key = getattr(jwk.key, "_wrapped", jwk.key)
+        same = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo) == \
+            presented.public_key().public_bytes(Encoding.DER,
+                                                PublicFormat.SubjectPublicKeyInfo)
+        if not same:
+            raise Problem("unauthorized", "The request is not signed by the certificate's "
+                                          "key.")
+        who = "the certificate's key (ACME)"
+    else:
+        assert account is not None
+        if not _may_revoke(account, certificate):
+            raise Problem("unauthorized", "This account neither ordered this certificate "
+                                          "nor has bindings for all its names.")
+        who = f"ACME account {account.name}"
+    if certificate.revoked:
+        raise Problem("alreadyRevoked", "This certificate is already revoked.")
+    revoke(certificate, REVOCATION_REASONS[reason_code], actor_label=who)
+
+
+def _may_revoke(account: AcmeAccount, certificate: Certificate) -> bool:
+    order = certificate.order
+    if order is not None and order.requested_by_acme_account_id == account.id:
+        return True
+    bindings = [(b.domain.name, b.mode) for b in account.bindings if b.domain.enabled]
+    from app.domain.acme import binding_covers
+
+    names = set(certificate.sans or []) | {certificate.common_name}
+    return all(any(binding_covers(n, d, m) for d, m in bindings) for n in names if n)

@@ -106,20 +106,24 @@ def test_lego_run_ec256_rsa2048_and_renew(app, acme_world: AcmeWorld,
     common = [lego, "--accept-tos", "--email", "ops@example.com", "--server",
               acme_world.directory, "--eab", "--kid", acme_world.eab_kid, "--hmac",
               acme_world.eab_hmac, "--http", "--http.port", "127.0.0.1:1"]
+    # One account (the EAB key binds one account key): lego keeps it under --path.
+    path = tmp_path / "lego"
     for key_type, name in (("ec256", "ec.example.com"), ("rsa2048", "rsa.example.com")):
-        path = tmp_path / key_type
         run([*common, "--path", str(path), "--key-type", key_type, "--domains", name,
              "--domains", f"*.{name}", "run"], env, tmp_path)
-        crt = path / "certificates" / f"{name}.crt"
-        openssl_verify(acme_world.root_pem, crt, tmp_path)
-    before = (tmp_path / "ec256" / "certificates" / "ec.example.com.crt").read_bytes()
-    run([*common, "--path", str(tmp_path / "ec256"), "--key-type", "ec256", "--domains",
-         "ec.example.com", "--domains", "*.ec.example.com", "renew", "--days", "3650"],
+        openssl_verify(acme_world.root_pem, path / "certificates" / f"{name}.crt", tmp_path)
+    rsa_leaf = x509.load_pem_x509_certificate(
+        (path / "certificates" / "rsa.example.com.crt").read_bytes())
+    assert rsa_leaf.public_key().key_size == 2048
+    before = (path / "certificates" / "ec.example.com.crt").read_bytes()
+    run([*common, "--path", str(path), "--key-type", "ec256", "--domains",
+         "ec.example.com", "--domains", "*.ec.example.com", "renew", "--days", "3650",
+         "--no-random-sleep"],
         env, tmp_path)
-    after = (tmp_path / "ec256" / "certificates" / "ec.example.com.crt").read_bytes()
+    after = (path / "certificates" / "ec.example.com.crt").read_bytes()
     assert after != before
-    openssl_verify(acme_world.root_pem, tmp_path / "ec256" / "certificates" /
-                   "ec.example.com.crt", tmp_path)
+    openssl_verify(acme_world.root_pem, path / "certificates" / "ec.example.com.crt",
+                   tmp_path)
     assert len(acme_orders(app, "")) == 3
 
 

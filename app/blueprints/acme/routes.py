@@ -219,3 +219,10 @@ def certificate(server_id: str, certificate_id: str) -> Response:
     _post_as_get(verified)
     pem = protocol.certificate_chain(acct, certificate_id)
     return Response(pem, mimetype="application/pem-certificate-chain")
+
+
+@bp.post("/revoke-cert")
+def revoke_cert(server_id: str) -> Response:
+    server, verified, acct = _signed(server_id, allow_jwk=True)
+    protocol.revoke_certificate(server, verified.payload, account=acct, jwk=verified.jwk)
+    return Response(status=200)
