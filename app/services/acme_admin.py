@@ -29,7 +29,7 @@ from app.models import AcmeAccount, AcmeBinding, AcmeServer, CertificateAuthorit
 from app.models.base import utcnow
 from app.models.pki import CA_ACTIVE
 from app.services import audit
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import NotFound, ServiceError, ValidationFailed
 from app.services.lookup import by_uuid
 from app.services.pki import find_ca
 from app.services.requesters import Requester
@@ -185,6 +185,10 @@ def public_base_url() -> str:
     from flask import has_request_context, request
 
     base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    if not base and current_app.config.get("APP_ENV") == "production":
+        # The JWS url check would otherwise follow the Host header a client sends.
+        raise ServiceError("PUBLIC_BASE_URL is not set; the ACME server needs the "
+                           "platform's public URL in production.", code="acme.no_base_url")
     if not base and has_request_context():
         base = request.host_url
     return (base or "http://localhost:5000").rstrip("/")
