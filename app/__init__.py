@@ -108,6 +108,7 @@ def _migrations_dir() -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints import (
+        acme,
         admin_audit,
         admin_domains,
         admin_policies,
@@ -134,6 +135,8 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)
+    csrf.exempt(acme.bp)  # the ACME server: every POST is a signed JWS with a nonce
+    app.register_blueprint(acme.bp)
 
 
 def _register_web_helpers(app: Flask) -> None:

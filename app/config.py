@@ -56,6 +56,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # then is the client address taken from that header (werkzeug ProxyFix).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "PAGE_SIZE": 25,
+        # The platform's public URL (scheme://host[:port]); the ACME server builds its
+        # directory from it and requires every JWS "url" to start with it. Empty: the
+        # request's own host URL (development only).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
         # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",

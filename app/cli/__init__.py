@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.cli import (
+    acme,
     bridges,
     certificates,
     couriers,
@@ -26,5 +27,5 @@ from app.cli import (
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
                   couriers.group, providers.group, certificates.group, discovery.group,
-                  bridges.group, targets.group):
+                  bridges.group, targets.group, acme.group):
         app.cli.add_command(group)

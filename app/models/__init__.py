@@ -1,4 +1,5 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+from app.models.acme import AcmeAccount, AcmeAuthorization, AcmeBinding, AcmeOrder, AcmeServer
 from app.models.alerts import CertificateAlert
 from app.models.audit import AuditEvent
 from app.models.certificates import Certificate, CertificateExport
@@ -27,6 +28,11 @@ from app.models.users import User
 from app.models.wizard import WizardDraft
 
 __all__ = [
+    "AcmeAccount",
+    "AcmeAuthorization",
+    "AcmeBinding",
+    "AcmeOrder",
+    "AcmeServer",
     "ApiIdempotencyKey",
     "AuditEvent",
     "Bridge",

@@ -39,7 +39,7 @@ class Certificate(db.Model):
         index=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     digest: Mapped[str] = mapped_column(String(16))
-    serial_hex: Mapped[str] = mapped_column(String(64))
+    serial_hex: Mapped[str] = mapped_column(String(64), index=True)
     fingerprint_sha256: Mapped[str] = mapped_column(String(95), unique=True)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
     not_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

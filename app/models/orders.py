@@ -35,6 +35,8 @@ class Order(db.Model):
     requested_by_kind: Mapped[str] = mapped_column(String(16), default="user")
     requested_by_courier_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("couriers.id", ondelete="SET NULL"), nullable=True, index=True)
+    requested_by_acme_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("acme_accounts.id", ondelete="SET NULL"), nullable=True, index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -23,7 +23,7 @@ from app.domain.policy import Violation
 from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
 from app.extensions import db
-from app.models import Certificate, Courier, Order, User
+from app.models import AcmeAccount, Certificate, Courier, Order, User
 from app.models.base import utcnow
 from app.pki.csr import build_csr
 from app.pki.encoding import certificate_to_pem, fingerprint_sha256
@@ -39,6 +39,7 @@ from app.services import (
     provisioning,
     webhooks,
 )
+from app.services.acme_admin import requester_for_acme_account
 from app.services.couriers import requester_for_courier
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
@@ -67,6 +68,8 @@ Outcome = Issued | Waiting
 def requester_of(order: Order) -> Requester:
     if order.requested_by_kind == provisioning.REQUESTER_KIND:
         return provisioning.requester_for_order(order)
+    if order.requested_by_kind == "acme":
+        return _acme_requester(order)
     if order.requested_by_kind == "courier":
         courier = _courier_of(order)
         if courier is None or not courier.enabled:
@@ -81,6 +84,16 @@ def requester_of(order: Order) -> Requester:
             code="requester.inactive", field=None, message="The requester's account was "
             "disabled or removed after submitting, so the certificate is not issued."),))
     return requester_for_user(user)
+
+
+def _acme_requester(order: Order) -> Requester:
+    account = db.session.get(AcmeAccount, order.requested_by_acme_account_id) \
+        if order.requested_by_acme_account_id else None
+    if account is None or not account.enabled or account.status != "valid":
+        raise PolicyRejected((Violation(
+            code="requester.inactive", field=None, message="The ACME account was disabled, "
+            "deactivated or removed after submitting, so the certificate is not issued."),))
+    return requester_for_acme_account(account)
 
 
 def _courier_of(order: Order) -> Courier | None:

@@ -27,6 +27,8 @@ class Requester:
     def display(self) -> str:
         if self.kind == "user":
             return self.label
+        if self.kind == "acme":
+            return f"ACME account {self.label}"
         return f"{self.kind.replace('_', ' ').capitalize()} {self.label}"
 
 

@@ -107,15 +107,23 @@ def world(app: Flask, jobs) -> dict[str, str]:
         scan = discovery_scan.create_scan("discovery.example.com:443", actor=None)
         db.session.add_all([key_export, cert_export, alert])
         db.session.commit()
+        from app.services import acme_admin
+
+        acme_server = acme_admin.create_server(acme_admin.ServerSettings(
+            name="Sweep ACME", issuer=issuer))
+        acme_account = acme_admin.create_account(acme_server, "sweep", "ops@example.com",
+                                                 ["example.com"]).account
         ids = {"key_export": str(key_export.id), "cert_export": str(cert_export.id),
                "alert": str(alert.id), "root": str(root.id), "order": str(order.id),
                "provider": str(order.provider_id), "scan": str(scan.id)}
+        acme_server_id, acme_account_id = acme_server.id, acme_account.id
     return {"domain_id": str(domain_id), "user_id": str(other_id), "ca_id": issuer,
             "policy_id": policy_id, "courier_id": courier.id, "order_id": ids["order"],
             "certificate_id": certificate_id, "alert_id": ids["alert"],
             "admin_id": str(admin_id), "pki_export_id": ids["key_export"],
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
-            "scan_id": ids["scan"], "token": token}
+            "scan_id": ids["scan"], "token": token, "server_id": str(acme_server_id),
+            "account_id": str(acme_account_id), "authz_id": str(uuid.uuid4())}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:
