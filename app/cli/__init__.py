@@ -1,5 +1,5 @@
 """Operator command line: ``flask users …``, ``flask domains …``, ``flask pki …``,
-``flask couriers …``, ``flask providers …``.
+``flask couriers …``, ``flask providers …``, ``flask lifecycle …``.
 
 Every command prints a human line by default or JSON with ``--json``, and exits non-zero
 with a clear message on bad input (``CliFailure`` → exit 2)."""
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import couriers, domains, orders, pki, policies, providers, users
+from app.cli import couriers, domains, lifecycle, orders, pki, policies, providers, users
 
 
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
-                  couriers.group, providers.group):
+                  couriers.group, providers.group, lifecycle.group):
         app.cli.add_command(group)

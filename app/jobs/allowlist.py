@@ -33,6 +33,7 @@ JOBS: dict[str, str] = {
     "generate_ca": "app.jobs.pki.generate_ca",
     "export_ca_key": "app.jobs.pki.prepare_key_export",
     "export_certificate_key": "app.jobs.exports.prepare_certificate_export",
+    "run_task": "app.jobs.tasks.run_task",
 }
 #: Every job callback (RQ calls it in the worker after a job's attempt).
 CALLBACKS: dict[str, str] = {

@@ -8,7 +8,9 @@ from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
 from app.models.providers import Provider, ProviderChallenge, WorkerKey
+from app.models.revocation import Crl, OcspResponse
 from app.models.sessions import UserSession
+from app.models.tasks import TaskRun
 from app.models.users import User
 from app.models.wizard import WizardDraft
 
@@ -20,13 +22,16 @@ __all__ = [
            "CertificateAuthority",
            "CertificateExport",
            "Courier",
+           "Crl",
            "Domain",
            "KeyExport",
+           "OcspResponse",
            "Order",
            "OrderEvent",
            "PolicyRecord",
            "Provider",
            "ProviderChallenge",
+           "TaskRun",
            "User",
            "UserSession",
            "WizardDraft",
