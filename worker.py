@@ -1,9 +1,10 @@
-"""The back control plane: an RQ worker with the application context, plus the sweeper.
+"""The back control plane: an RQ worker with the application context, plus the
+scheduler's tick (periodic tasks: the sweep, CRL and OCSP refresh).
 
 Run: ``python worker.py`` (reads the same settings as the web app, plus the
 key-encryption keyring, which only this process loads)."""
 from app import create_app
-from app.jobs.sweeper_thread import SweeperThread
+from app.jobs.scheduler_thread import SchedulerThread
 from app.jobs.worker import build_worker
 from app.services.keyring import load_keyring
 from app.services.worker_keys import ensure_worker_key
@@ -16,6 +17,7 @@ if __name__ == "__main__":
         load_keyring()
         # The key pair the web seals secrets to (provider credentials) is the worker's.
         ensure_worker_key()
-    # The first sweep also picks up work recorded while Redis was unreachable.
-    SweeperThread(app).start()
+    # The first tick runs the sweep of this period unless another worker did: it also
+    # picks up work recorded while Redis was unreachable.
+    SchedulerThread(app).start()
     build_worker(app).work(with_scheduler=True)

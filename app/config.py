@@ -76,6 +76,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # orders whose job is gone after the grace, and recovers processing orders whose
         # worker died after the timeout (longer than the 120 s issuance job timeout).
         "SWEEP_INTERVAL_SECONDS": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "30")),
+        # Every worker's scheduler tick (services/scheduler.py) looks this often whether a
+        # periodic task's current period has run; each task's period is its own setting.
+        "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "5")),
         "SWEEP_PENDING_GRACE_SECONDS": float(os.environ.get("SWEEP_PENDING_GRACE_SECONDS",
                                                             "30")),
         "SWEEP_PROCESSING_TIMEOUT_SECONDS": float(

@@ -44,6 +44,44 @@ def job_state(job_id: str) -> str | None:
 STALE_HEARTBEAT_SECONDS = 90  # RQ beats every 30 s while a job runs
 
 
+def current_worker_name() -> str | None:
+    """The name of the RQ worker running the current job (None outside a job)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.worker_name if job is not None else None
+
+
+def worker_is_alive(name: str) -> bool:
+    """Is the RQ worker ``name`` still there? A worker killed with SIGKILL stays
+    registered until its key expires (minutes), so on this host its process id is asked
+    too; on another host a recent heartbeat decides."""
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from rq.worker import Worker
+
+    try:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name,
+                                    connection=redis_connection())
+    except RedisError:
+        return True  # cannot tell: leave it alone
+    if worker is None:
+        return False
+    if worker.hostname == socket.gethostname() and worker.pid:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    beat = worker.last_heartbeat
+    return beat is not None and (datetime.now(UTC) - beat.replace(tzinfo=UTC)
+                                 ).total_seconds() <= STALE_HEARTBEAT_SECONDS
+
+
 def started_job_is_alive(job_id: str) -> bool:
     """For a job RQ lists as started: is a live worker still on it? A worker killed
     between taking the job and doing any work leaves it "started" until RQ's own clean-up
@@ -52,7 +90,6 @@ def started_job_is_alive(job_id: str) -> bool:
 
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
-    from rq.worker import Worker
 
     connection = redis_connection()
     try:
@@ -69,8 +106,18 @@ def started_job_is_alive(job_id: str) -> bool:
         return False
     if not job.worker_name:
         return True
-    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
-                              connection=connection) is not None
+    return worker_is_alive(job.worker_name)
+
+
+def job_is_live(job_id: str) -> bool:
+    """A job queued, scheduled or running on a live worker (True when Redis cannot be
+    asked: then nothing is re-enqueued)."""
+    state = job_state(job_id)
+    if state == "unreachable":
+        return True
+    if state == "started":
+        return started_job_is_alive(job_id)
+    return state in LIVE_JOB_STATES
 
 
 def discard_job(job_id: str) -> None:

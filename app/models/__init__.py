@@ -16,6 +16,7 @@ from app.models.orders import Order, OrderEvent
 from app.models.pki import CertificateAuthority, KeyExport
 from app.models.policies import PolicyRecord
 from app.models.providers import Provider, ProviderChallenge, WorkerKey
+from app.models.revocation import Crl, OcspResponse
 from app.models.sessions import UserSession
 from app.models.targets import (
     Bridge,
@@ -24,6 +25,7 @@ from app.models.targets import (
     DeploymentStep,
     TargetSystem,
 )
+from app.models.tasks import TaskRun
 from app.models.users import User
 from app.models.wizard import WizardDraft
 
@@ -43,12 +45,14 @@ __all__ = [
     "CertificateLocation",
     "CertificateProfile",
     "Courier",
+    "Crl",
     "Deployment",
     "DeploymentStep",
     "DiscoveryScan",
     "Domain",
     "EmailMessage",
     "KeyExport",
+    "OcspResponse",
     "Order",
     "OrderEvent",
     "PolicyRecord",
@@ -57,6 +61,7 @@ __all__ = [
     "ScanResult",
     "ScanTarget",
     "TargetSystem",
+    "TaskRun",
     "User",
     "UserSession",
     "Webhook",

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, SmallInteger, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -23,6 +23,8 @@ class Certificate(db.Model):
     (``discovered``). At most one certificate per order (unique ``order_id``)."""
 
     __tablename__ = "certificates"
+    # The OCSP responder and the CRL look certificates up by (issuing CA, serial).
+    __table_args__ = (Index("ix_certificates_issuer_serial", "issuer_ca_id", "serial_hex"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     order_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -46,6 +48,9 @@ class Certificate(db.Model):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # While an external CA is asked to revoke (the reason asked for), and the CA's refusal.
+    revocation_pending: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revocation_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     certificate_pem: Mapped[str] = mapped_column(Text)
     chain_pem: Mapped[str] = mapped_column(Text, default="")
     # Only when the platform made the key; AES-256-GCM token bound to this row's id.

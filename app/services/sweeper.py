@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.domain.orders import OrderStatus
 from app.extensions import db
-from app.jobs.queue import LIVE_JOB_STATES, discard_job, job_state, started_job_is_alive
+from app.jobs.queue import discard_job, job_is_live
 from app.models import Order
 from app.models.base import utcnow
 from app.services import courier_keys, pki
@@ -73,15 +73,6 @@ def _job_id(order: Order) -> str:
     return issue_job_id(order.id)
 
 
-def _job_is_live(job_id: str) -> bool:
-    state = job_state(job_id)
-    if state == "unreachable":
-        return True   # cannot tell: leave it alone
-    if state == "started":
-        return started_job_is_alive(job_id)
-    return state in LIVE_JOB_STATES
-
-
 def _recover(order: Order, report: SweepReport) -> None:
     if order.ca_submission_started_at is not None:
         # Orphan guard: the lost worker had started sending the order to its CA, which
@@ -114,7 +105,7 @@ def _recover(order: Order, report: SweepReport) -> None:
 
 def _requeue_if_lost(order: Order, report: SweepReport) -> None:
     retry = retry_job_id(order.id, order.attempts) if order.attempts else None
-    if _job_is_live(_job_id(order)) or (retry is not None and _job_is_live(retry)):
+    if job_is_live(_job_id(order)) or (retry is not None and job_is_live(retry)):
         return
     discard_job(_job_id(order))
     if retry is not None:
@@ -127,7 +118,7 @@ def _requeue_check_if_lost(order: Order, report: SweepReport) -> None:
     """The check was due a while ago and nothing moved it: its job was lost (Redis
     flushed, worker killed mid-check). Check again now — never submit again."""
     job_id = check_job_id(order.id, order.checks)
-    if _job_is_live(job_id):
+    if job_is_live(job_id):
         return
     discard_job(job_id)
     if schedule_check(order.id, order.checks, 0):
