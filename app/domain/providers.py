@@ -30,6 +30,7 @@ TYPE_LABELS = {BUILTIN: "Local PKI", ACME: "ACME CA", DIGICERT: "DigiCert CertCe
                GLOBALSIGN: "GlobalSign Atlas"}
 
 SUBJECT = ("organization", "organizational_unit", "country", "state", "locality")
+EXTERNAL_CA = "external_ca"          # Order.type of the commercial CAs' orders
 CA_DECIDED = (*SUBJECT, "digest", "validity_days", "key_usage", "extended_key_usage")
 #: What DigiCert CertCentral decides itself: the subject comes from the organization
 #: (``organization.id``) it validated, usages from the product. It takes the common name,
@@ -74,10 +75,10 @@ def profile_for(provider_type: str, config: Mapping[str, Any] | None = None) -> 
                                "wildcard names need an ACME provider using dns-01.",
                                dns_zone=config.get("dns_zone") if dns01 else None)
     if provider_type == DIGICERT:
-        return ProviderProfile(DIGICERT, "external_ca", ignores=DIGICERT_DECIDES,
+        return ProviderProfile(DIGICERT, EXTERNAL_CA, ignores=DIGICERT_DECIDES,
                                name_kinds=frozenset({"dns"}))
     if provider_type == GLOBALSIGN:
-        return ProviderProfile(GLOBALSIGN, "external_ca", ignores=GLOBALSIGN_DECIDES,
+        return ProviderProfile(GLOBALSIGN, EXTERNAL_CA, ignores=GLOBALSIGN_DECIDES,
                                name_kinds=frozenset({"dns", "ip"}))
     raise ValueError(f"unknown provider type {provider_type!r}")
 

@@ -8,9 +8,9 @@ all authenticated with the ``X-DC-DEVKEY`` header:
   ``id``; when DigiCert issued at once it also carries ``certificate_chain``.
 - ``GET /order/certificate/{order_id}`` — the order's ``status`` (``pending``,
   ``processing``, ``needs_approval`` → wait; ``issued`` → download; ``rejected``,
-  ``canceled``, ``denied``, ``revoked`` → fail) and ``certificate.id``.
-- ``GET /certificate/{certificate_id}/download/format/pem_noroot`` — the certificate
-  with its chain (no root).
+  ``canceled``, ``denied``, ``revoked`` → fail).
+- ``GET /certificate/download/order/{order_id}/format/pem_noroot`` — the order's active
+  certificate with its chain (no root).
 - ``PUT /certificate/{serial}/revoke`` — revoke (the path takes the id or the serial).
 - ``GET /user/me``, ``GET /organization/{id}`` — the connection test.
 
@@ -143,10 +143,9 @@ class DigiCertProvider(CertificateProvider):
         if status != "issued":
             raise MalformedAnswer(f"DigiCert order {external_id} has the unknown status "
                                   f"'{status}'.")
-        certificate_id = require(data, "certificate", "id", vendor=VENDOR, what=what)
         pem = self.client.call(
-            "GET", f"certificate/{certificate_id}/download/format/pem_noroot",
-            what=f"Downloading DigiCert certificate {certificate_id}",
+            "GET", f"certificate/download/order/{external_id}/format/pem_noroot",
+            what=f"Downloading the certificate of DigiCert order {external_id}",
             headers={"Accept": "*/*"}).text()
         leaf, chain = certificates_from_pem(pem, vendor=VENDOR, what="certificate download")
         return SubmitResult(SubmitStatus.ISSUED, certificate=leaf, chain=chain,

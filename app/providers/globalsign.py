@@ -112,10 +112,11 @@ class GlobalSignProvider(CertificateProvider):
         """A call with the bearer token; a token the CA says is no longer valid is
         renewed once (another process may have used the account's token budget)."""
         for attempt in (1, 2):
+            bearer = self._bearer()          # a refused login is not retried here
             try:
                 return self.client.call(method, path, what=what, body=body,
                                         idempotent=idempotent,
-                                        headers={"Authorization": f"Bearer {self._bearer()}"})
+                                        headers={"Authorization": f"Bearer {bearer}"})
             except ProviderRejectedError as exc:
                 if exc.code != "provider.auth" or attempt == 2:
                     raise

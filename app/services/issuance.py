@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.orders import OrderStatus
 from app.domain.policy import Violation
-from app.domain.providers import BUILTIN
+from app.domain.providers import BUILTIN, EXTERNAL_CA
 from app.domain.request import CertificateRequest
 from app.extensions import db
 from app.models import AcmeAccount, Certificate, Courier, Order, User
@@ -150,14 +150,16 @@ def submit(order: Order) -> Outcome:
     keyring = load_keyring()
     key, csr = _key_and_csr(order, request, keyring)
     provider = build_provider(order.provider, order.id)
-    if order.provider.type != BUILTIN:
+    if order.type == EXTERNAL_CA:      # a commercial CA: a second order is a second bill
         _mark_submission(order)
     result = provider.submit(request, csr)
     return settle(order, request, result, key, csr, keyring, recipient)
 
 
 def _mark_submission(order: Order) -> None:
-    """Orphan guard, committed before the CA hears of the order (see Order)."""
+    """Orphan guard, committed before the CA hears of the order (see Order). Not for ACME:
+    a second ACME order for the same names costs nothing and the CA may reuse it, so a
+    lost worker there is recovered by sending it again."""
     db.session.execute(update(Order).where(Order.id == order.id).values(
         ca_submission_started_at=utcnow()).execution_options(synchronize_session=False))
     db.session.commit()

@@ -189,3 +189,37 @@ def test_acme_order_with_the_couriers_csr_completes(app: Flask, client: FlaskCli
         x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     assert sorted(names) == ["csr.example.test", "www.csr.example.test"]
     verify_chain(certificate_of(app, uuid.UUID(order_id)), pebble.root_pem(), tmp_path)
+
+
+def test_what_digicert_and_globalsign_decide_is_refused_the_rest_taken(
+        app: Flask, client: FlaskClient, token: str, pki: str, worker_key: None, digicert,
+        globalsign) -> None:
+    """Each commercial provider declares what it decides (``decides``): asked for
+    explicitly through the API, those fields are refused; the ones it honours pass."""
+    from app.domain.providers import DIGICERT_DECIDES, GLOBALSIGN_DECIDES
+    from app.providers.digicert import DigiCertProvider
+    from app.providers.globalsign import GlobalSignProvider
+    from tests.standins.fixtures import create_digicert_provider, create_globalsign_provider
+
+    assert DigiCertProvider.decides == DIGICERT_DECIDES
+    assert GlobalSignProvider.decides == GLOBALSIGN_DECIDES
+    dc = create_digicert_provider(app, digicert)
+    gs = create_globalsign_provider(app, globalsign)
+    before = row_counts(app)
+    asked = {"common_name": "www.example.com", "validity_days": 30, "digest": "sha384",
+             "key_usage": ["digitalSignature"], "subject": {"organization": "Acme"}}
+    refused = _submit(client, token, asked | {"provider_id": dc})
+    assert refused.status_code == 422
+    assert {(d["code"], d["field"]) for d in refused.get_json()["error"]["details"]} == {
+        ("provider.field_not_honoured", "key_usage"),
+        ("provider.field_not_honoured", "subject")}
+    refused = _submit(client, token, asked | {"provider_id": gs})
+    assert {(d["code"], d["field"]) for d in refused.get_json()["error"]["details"]} == {
+        ("provider.field_not_honoured", "key_usage")}
+    ip = _submit(client, token, {"common_name": "www.example.com", "sans": ["192.0.2.1"],
+                                 "provider_id": dc})
+    assert "provider.unsupported_name" in [d["code"] for d in ip.get_json()["error"]["details"]]
+    assert row_counts(app) == before
+    taken = _submit(client, token, {"common_name": "www.example.com", "validity_days": 30,
+                                    "digest": "sha384", "provider_id": dc})
+    assert taken.status_code == 202, taken.get_json()

@@ -123,6 +123,7 @@ def test_rate_limit_reschedules_the_issuance_at_retry_after(app: Flask, user: No
         when = registry.get_scheduled_time(f"order-{order_id}-issue-1")
         order = db.session.get(Order, order_id)
         assert order.ca_submission_started_at is None     # nothing at the CA
+        assert sweep(pending_grace=0).requeued == []      # the retry job is not "lost"
         db.session.remove()
     assert 10 <= (when - datetime.now(UTC)).total_seconds() <= 17
 

@@ -34,7 +34,7 @@ class DigiCertStandIn(JsonStandIn):
         self._ids = itertools.count(4001)
         self.route("POST", PREFIX + r"/order/certificate/(?P<product>[a-z0-9_]+)", self.order)
         self.route("GET", PREFIX + r"/order/certificate/(?P<id>\d+)", self.order_info)
-        self.route("GET", PREFIX + r"/certificate/(?P<id>\d+)/download/format/pem_noroot",
+        self.route("GET", PREFIX + r"/certificate/download/order/(?P<id>\d+)/format/pem_noroot",
                    self.download)
         self.route("PUT", PREFIX + r"/certificate/(?P<ident>[0-9A-Fa-f]+)/revoke", self.revoke)
         self.route("GET", PREFIX + r"/user/me", lambda r, m: Answer(200, {
