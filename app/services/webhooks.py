@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import requests
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -224,7 +223,7 @@ def deliver(delivery_id: int) -> None:
         attempt.status_code = response.status_code
         if not 200 <= response.status_code < 300:
             error = f"HTTP {response.status_code}"
-    except (requests.RequestException, OutboundBlocked, OSError) as exc:
+    except (OutboundBlocked, OSError) as exc:   # requests' errors are OSErrors
         error = f"{exc.__class__.__name__}: {str(exc)[:200]}"
     except Exception as exc:  # a secret that no longer opens: logged, retried, then failed
         error = f"{exc.__class__.__name__}"
