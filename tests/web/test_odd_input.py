@@ -102,17 +102,21 @@ def world(app: Flask, jobs) -> dict[str, str]:
         alert = CertificateAlert(type="policy_soft_fail", request_key="sweep",
                                  policy_name="Sweep policy", message="m",
                                  requester_user_id=admin_id)
-        db.session.add_all([key_export, cert_export, alert])
+        from app.models import Webhook
+
+        webhook = Webhook(name="sweep", url="https://127.0.0.1/hook",
+                          events=["certificate.expired"], secret_sealed="sealed")
+        db.session.add_all([key_export, cert_export, alert, webhook])
         db.session.commit()
         ids = {"key_export": str(key_export.id), "cert_export": str(cert_export.id),
                "alert": str(alert.id), "root": str(root.id), "order": str(order.id),
-               "provider": str(order.provider_id)}
+               "provider": str(order.provider_id), "webhook": str(webhook.id)}
     return {"domain_id": str(domain_id), "user_id": str(other_id), "ca_id": issuer,
             "policy_id": policy_id, "courier_id": courier.id, "order_id": ids["order"],
             "certificate_id": certificate_id, "alert_id": ids["alert"],
             "admin_id": str(admin_id), "pki_export_id": ids["key_export"],
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
-            "token": token}
+            "webhook_id": ids["webhook"], "token": token}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:
