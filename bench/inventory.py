@@ -86,7 +86,7 @@ SELECT md5('cert-' || g)::uuid, NULL,
        'CN=Bench Issuing CA', 'Local PKI', 'ec-256', 'sha256', md5('serial-' || g),
        md5('fp-' || g) || md5('fp2-' || g),
        now() - interval '200 days',
-       now() - interval '20 days' + ((g * 7919) % 420) * interval '1 day'
+       now() - interval '20 days' + ((g::bigint * 7919) % 420) * interval '1 day'
              + (g % 1440) * interval '1 minute',
        g % 100 = 7, '-----BEGIN CERTIFICATE-----', '',
        CASE WHEN g % 10 < 7 THEN :first_user + g % :users END,
