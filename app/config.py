@@ -91,6 +91,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # get every expiry e-mail besides the owners.
         "EXPIRY_ALERT_DAYS": os.environ.get("EXPIRY_ALERT_DAYS", "30,14,7"),
         "EXPIRY_OPS_EMAIL": os.environ.get("EXPIRY_OPS_EMAIL", ""),
+        # The platform's address as users reach it (links in e-mails), e.g.
+        # https://pki.example.com; without it e-mails carry paths only.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         # E-mail (app/services/mailer.py): smtp://user:pass@host:587?starttls=true or
         # smtps://host:465; unset = no e-mail is sent.
         "SMTP_URL": os.environ.get("SMTP_URL", ""),
