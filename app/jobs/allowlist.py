@@ -35,7 +35,6 @@ JOBS: dict[str, str] = {
     "export_certificate_key": "app.jobs.exports.prepare_certificate_export",
     "send_email": "app.jobs.notifications.send_email",
     "deliver_webhook": "app.jobs.notifications.deliver_webhook",
-    "expiry_scan": "app.jobs.notifications.expiry_scan",
 }
 #: Every job callback (RQ calls it in the worker after a job's attempt).
 CALLBACKS: dict[str, str] = {
