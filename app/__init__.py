@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
         acme,
         admin_audit,
         admin_domains,
+        admin_notifications,
         admin_policies,
         admin_providers,
         admin_users,
@@ -131,7 +132,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
-                   csr, http01, discovery):
+                   csr, http01, discovery, admin_notifications):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)

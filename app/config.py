@@ -56,7 +56,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # then is the client address taken from that header (werkzeug ProxyFix).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "PAGE_SIZE": 25,
-        # The platform's public URL (scheme://host[:port]); the ACME server builds its
+        # The platform's public URL (scheme://host[:port]), e.g. https://pki.example.com:
+        # links in e-mails (without it they carry paths only); the ACME server builds its
         # directory from it and requires every JWS "url" to start with it. Empty: the
         # request's own host URL (development only).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),

@@ -13,7 +13,7 @@ from app.services import renewals
 from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected
 
-group = click.Group("certificates", help="Certificates: renewal.")
+group = click.Group("certificates", help="Certificates: renewal and the expiry scan.")
 
 
 def _read_csr(path: Path | None, as_json: bool) -> bytes | None:
@@ -63,3 +63,19 @@ def renew(certificate_id: str, csr_path: Path | None, revoke_predecessor: bool,
                "warnings": [{"code": v.code, "message": v.message} for v in assessment.soft]}
     emit(as_json, payload, f"Renewal order {order.id} ({order.status}) for "
                            f"{cert.common_name}, requested for {requester.display}.")
+
+
+@group.command("expiry-scan")
+@json_option
+@with_appcontext
+@service_errors
+def expiry_scan(as_json: bool) -> None:
+    """Run the expiry scan now (the scheduler runs it daily): alerts for certificates that
+    crossed a threshold, their e-mails and webhook events — each only once."""
+    from app.services import expiry
+
+    report = expiry.run_scan().as_dict()
+    emit(as_json, report, f"Raised {report['alerts_total']} expiry alerts "
+                          f"({', '.join(f'{k} {v}' for k, v in report['alerts'].items())}); "
+                          f"queued {report['emails']} e-mails and "
+                          f"{report['webhook_deliveries']} webhook deliveries.")

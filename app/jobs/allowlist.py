@@ -36,7 +36,6 @@ JOBS: dict[str, str] = {
     "discovery_scan": "app.jobs.discovery.run_discovery_scan",
     "send_email": "app.jobs.notifications.send_email",
     "deliver_webhook": "app.jobs.notifications.deliver_webhook",
-    "expiry_scan": "app.jobs.notifications.expiry_scan",
     "run_task": "app.jobs.tasks.run_task",
 }
 #: Every job callback (RQ calls it in the worker after a job's attempt).

@@ -1,8 +1,8 @@
-"""Notification jobs: thin (see ``services/mailer``, ``services/webhooks``,
-``services/expiry``). Sending jobs raise on failure so RQ retries them with backoff."""
+"""Notification jobs: thin (see ``services/mailer``, ``services/webhooks``). They raise on
+failure so RQ retries them with backoff."""
 from __future__ import annotations
 
-from app.services import expiry, mailer, webhooks
+from app.services import mailer, webhooks
 
 
 def send_email(message_id: int) -> None:
@@ -11,7 +11,3 @@ def send_email(message_id: int) -> None:
 
 def deliver_webhook(delivery_id: int) -> None:
     webhooks.deliver(delivery_id)
-
-
-def expiry_scan() -> dict[str, object]:
-    return expiry.run_scan().as_dict()

@@ -31,8 +31,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 #: Indexes only migrations manage, because they exist on one backend alone: the trigram
-#: index behind the Orders page's common-name search is PostgreSQL's (migration 0005_w2).
-MIGRATION_ONLY_INDEXES = frozenset({"ix_orders_common_name_trgm"})
+#: index behind the Orders page's common-name search is PostgreSQL's (migration 0005_w2), as
+#: are the inventory's name-search indexes (migration 0010_w14).
+MIGRATION_ONLY_INDEXES = frozenset({"ix_orders_common_name_trgm",
+                                    "ix_certificates_common_name_trgm",
+                                    "ix_certificates_sans_trgm"})
 
 
 def include_in_autogenerate(obj: object, name: str | None, type_: str, reflected: bool,

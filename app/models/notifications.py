@@ -27,6 +27,9 @@ class Webhook(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        back_populates="webhook", cascade="all, delete-orphan")
+
 
 class WebhookDelivery(db.Model):
     """One event for one webhook: the exact body sent, and where its delivery stands
@@ -46,7 +49,7 @@ class WebhookDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    webhook: Mapped[Webhook] = relationship()
+    webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
     tries: Mapped[list[WebhookAttempt]] = relationship(
         order_by="WebhookAttempt.attempt", cascade="all, delete-orphan")
 

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import String, cast, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Certificate, CertificateAlert, Order, User
-from app.models.base import utcnow
+from app.models.base import UTCDateTime, utcnow
 from app.services import mailer, webhooks
 
 EXPIRED = 0
@@ -47,10 +47,6 @@ def thresholds() -> tuple[int, ...]:
 
 def alert_type(days: int) -> str:
     return "expired" if days == EXPIRED else f"expiring_{days}"
-
-
-def request_key(certificate_id: object) -> str:
-    return f"expiry:{certificate_id}"
 
 
 @dataclass
@@ -99,27 +95,32 @@ def _due(level: int, wider: int | None, now: datetime) -> list[Due]:
     return [Due(*row, level=level) for row in db.session.execute(query)]
 
 
-def _message(level: int, cert: Due, now: datetime) -> str:
-    when = cert.not_after.strftime("%Y-%m-%d %H:%M UTC")
+def _message_sql(level: int) -> Any:
     if level == EXPIRED:
-        return f"The certificate {cert.common_name} expired on {when}."
-    days = max(0, (cert.not_after - now).days)
-    return (f"The certificate {cert.common_name} expires on {when} (in {days} days; "
-            f"threshold {level} days).")
+        return literal("The certificate ") + Certificate.common_name + literal(" has expired.")
+    return (literal("The certificate ") + Certificate.common_name
+            + literal(f" expires within {level} days."))
 
 
-def _record(due: list[Due], now: datetime) -> None:
+def _record(due: list[Due], level: int, now: datetime) -> None:
+    """Set-based, per batch of ids: INSERT … SELECT the alerts, then the bookkeeping (two
+    statements per batch, whatever the batch size)."""
+    kind = alert_type(level)
+    columns = ("type", "request_key", "policy_name", "rule", "code", "message",
+               "common_name", "requester_user_id", "requester_label", "order_id",
+               "certificate_id", "created_at")
     for start in range(0, len(due), BATCH):
-        chunk = due[start:start + BATCH]
-        db.session.execute(insert(CertificateAlert), [{
-            "type": alert_type(c.level), "request_key": request_key(c.id), "policy_name": "",
-            "rule": "", "code": f"certificate.{alert_type(c.level)}",
-            "message": _message(c.level, c, now), "common_name": c.common_name[:253],
-            "requester_user_id": c.owner_user_id, "requester_label": "",
-            "order_id": c.order_id, "certificate_id": c.id, "created_at": now}
-            for c in chunk])
-        db.session.execute(update(Certificate).where(Certificate.id.in_([c.id for c in chunk]))
-                           .values(expiry_alert_days=chunk[0].level))
+        ids = [c.id for c in due[start:start + BATCH]]
+        rows = select(
+            literal(kind), literal("expiry:") + cast(Certificate.id, String),
+            literal(""), literal(""), literal(f"certificate.{kind}"), _message_sql(level),
+            Certificate.common_name, Certificate.owner_user_id, literal(""),
+            Certificate.order_id, Certificate.id,
+            literal(now, UTCDateTime())).where(Certificate.id.in_(ids))
+        db.session.execute(insert(CertificateAlert.__table__).from_select(columns, rows))
+        db.session.execute(update(Certificate).where(Certificate.id.in_(ids))
+                           .values(expiry_alert_days=level)
+                           .execution_options(synchronize_session=False))
 
 
 def _webhook_data(c: Due, now: datetime) -> dict[str, Any]:
@@ -219,7 +220,7 @@ def scan(now: datetime | None = None
         due = _due(level, previous, now)
         previous = level
         report.alerts[alert_type(level)] = len(due)
-        _record(due, now)
+        _record(due, level, now)
         all_due += due
     deliveries = _emit_webhooks(all_due, now)
     messages = _queue_emails(all_due, now)

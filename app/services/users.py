@@ -177,6 +177,15 @@ def authenticate(email: str, password: str, source_ip: str | None) -> User:
     return user
 
 
+def set_email_notifications(user: User, on: bool) -> None:
+    """The user's choice about expiry e-mails (Account page)."""
+    if user.email_notifications != on:
+        user.email_notifications = on
+        audit.record("user.notifications", resource_type="user", resource_id=user.id,
+                     actor=user, details={"email": on})
+    db.session.commit()
+
+
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.email)))
 

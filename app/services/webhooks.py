@@ -25,7 +25,7 @@ from app.extensions import db
 from app.jobs.enqueue import enqueue
 from app.models import User, Webhook, WebhookAttempt, WebhookDelivery
 from app.models.base import utcnow
-from app.net.outbound import OutboundBlocked, OutboundSession, TransportError, check_url
+from app.net.outbound import OutboundBlocked, OutboundSession, check_url
 from app.services import audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.lookup import by_uuid
@@ -223,7 +223,7 @@ def deliver(delivery_id: int) -> None:
         attempt.status_code = response.status_code
         if not 200 <= response.status_code < 300:
             error = f"HTTP {response.status_code}"
-    except (TransportError, OutboundBlocked, OSError) as exc:
+    except (OutboundBlocked, OSError) as exc:   # requests' errors are OSErrors
         error = f"{exc.__class__.__name__}: {str(exc)[:200]}"
     except Exception as exc:  # a secret that no longer opens: logged, retried, then failed
         error = f"{exc.__class__.__name__}"

@@ -89,3 +89,14 @@ def test_bad_ids_and_a_missing_csr_file_are_clear_errors(app, issued, tmp_path) 
     bad = _renew(app, issued, "--csr", str(junk), "--json")
     assert bad.exit_code == CLI_FAILURE
     assert json.loads(bad.stderr)["error"]["details"][0]["code"] == "csr.invalid"
+
+
+def test_the_expiry_scan_command_alerts_once(app) -> None:
+    from tests.notifications.conftest import add_certificate
+
+    add_certificate(app, "soon.example.com", 3)
+    first = app.test_cli_runner().invoke(args=["certificates", "expiry-scan", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["alerts"]["expiring_7"] == 1
+    again = app.test_cli_runner().invoke(args=["certificates", "expiry-scan", "--json"])
+    assert json.loads(again.output)["alerts_total"] == 0

@@ -130,3 +130,14 @@ def test_an_unreachable_smtp_server_leaves_the_message_for_a_retry(app, ctx, job
         (message,) = db.session.scalars(select(EmailMessage)).all()
         assert message.status == "pending" and message.attempts == 1
         assert "ConnectionRefusedError" in message.error
+
+
+def test_expiry_alerts_show_on_the_alerts_and_certificate_pages(app, admin_client) -> None:
+    soon = add_certificate(app, "soon.example.com", 3)
+    add_certificate(app, "gone.example.com", -3)
+    with app.app_context():
+        expiry.run_scan()
+    page = admin_client.get("/certificates/alerts/").get_data(as_text=True)
+    assert "Expiring ≤ 7 days" in page and "Expired" in page
+    detail = admin_client.get(f"/certificates/{soon}").get_data(as_text=True)
+    assert "Expiry monitoring" in detail and "expires within 7 days" in detail

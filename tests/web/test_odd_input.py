@@ -105,7 +105,11 @@ def world(app: Flask, jobs) -> dict[str, str]:
         from app.services import discovery_scan
 
         scan = discovery_scan.create_scan("discovery.example.com:443", actor=None)
-        db.session.add_all([key_export, cert_export, alert])
+        from app.models import Webhook
+
+        webhook = Webhook(name="sweep", url="https://127.0.0.1/hook",
+                          events=["certificate.expired"], secret_sealed="sealed")
+        db.session.add_all([key_export, cert_export, alert, webhook])
         db.session.commit()
         from app.services import acme_admin
 
@@ -115,15 +119,17 @@ def world(app: Flask, jobs) -> dict[str, str]:
                                                  ["example.com"]).account
         ids = {"key_export": str(key_export.id), "cert_export": str(cert_export.id),
                "alert": str(alert.id), "root": str(root.id), "order": str(order.id),
-               "provider": str(order.provider_id), "scan": str(scan.id)}
+               "provider": str(order.provider_id), "scan": str(scan.id),
+               "webhook": str(webhook.id)}
         acme_server_id, acme_account_id = acme_server.id, acme_account.id
     return {"domain_id": str(domain_id), "user_id": str(other_id), "ca_id": issuer,
             "policy_id": policy_id, "courier_id": courier.id, "order_id": ids["order"],
             "certificate_id": certificate_id, "alert_id": ids["alert"],
             "admin_id": str(admin_id), "pki_export_id": ids["key_export"],
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
-            "scan_id": ids["scan"], "token": token, "server_id": str(acme_server_id),
-            "account_id": str(acme_account_id), "authz_id": str(uuid.uuid4())}
+            "scan_id": ids["scan"], "webhook_id": ids["webhook"], "token": token,
+            "server_id": str(acme_server_id), "account_id": str(acme_account_id),
+            "authz_id": str(uuid.uuid4())}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:

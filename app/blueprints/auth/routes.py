@@ -85,6 +85,19 @@ def change_password() -> Response | str | tuple[str, int]:
     return render_template("auth/change_password.html", form=form), status
 
 
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def account_notifications() -> Response | str:
+    """Expiry e-mails on or off (owners get them unless they turn them off)."""
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        on = request.form.get("email_notifications") == "1"
+        users.set_email_notifications(current_user, on)
+        flash("Expiry e-mails are " + ("on." if on else "off."), "success")
+        return redirect(url_for("auth.account_notifications"))
+    return render_template("auth/notifications.html", form=form)
+
+
 @bp.get("/account/sessions")
 @login_required
 def account_sessions() -> str:
