@@ -120,7 +120,8 @@ def world(app: Flask, jobs) -> dict[str, str]:
             "admin_id": str(admin_id), "pki_export_id": ids["key_export"],
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
             "token": token, "server_id": str(acme_server_id),
-            "account_id": str(acme_account_id), "authz_id": str(uuid.uuid4())}
+            "account_id": str(acme_account_id), "authz_id": str(uuid.uuid4()),
+            "cert_id": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlJyQ"}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:
