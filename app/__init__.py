@@ -109,6 +109,7 @@ def _migrations_dir() -> str:
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints import (
         acme,
+        admin_acme,
         admin_audit,
         admin_domains,
         admin_notifications,
@@ -132,7 +133,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
-                   csr, http01, discovery, admin_notifications):
+                   csr, http01, discovery, admin_notifications, admin_acme):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)

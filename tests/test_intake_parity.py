@@ -1,8 +1,9 @@
 """Refuse at submit what the worker would refuse: requests that the PKI core refuses when
 it signs are generated from the PKI layer's own bounds (subject lengths, the country list,
 usages impossible for the key), the PKI layer is shown to refuse each, and then each is
-sent through the wizard, the CSR upload and the couriers' API (with a CSR, and as JSON for
-a platform-made key). Every channel refuses it at intake with the same code, and no order
+sent through the wizard, the CSR upload, the couriers' API (with a CSR, and as JSON for
+a platform-made key) and — for what an ACME client controls (names, the CSR's subject) —
+the ACME server. Every channel refuses it at intake with the same code, and no order
 row is written."""
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.pki.keys import generate_private_key
 from app.pki.leaf import LeafProfile, issue_leaf
 from app.pki.subject import SubjectFields
 from app.standards import SUBJECT_MAX_LENGTH
+from tests.acme.helpers import Client, b64, make_account, make_acme_server
 from tests.api.conftest import API, bearer, make_courier, token_for
 from tests.builders import add_domain, count, issuing_ca
 from tests.conftest import login, make_user, post
@@ -182,6 +184,21 @@ def through_api_csr(app, case: Refused, courier) -> set[str]:
     return _api(app, courier, {"csr": _csr(case), **_api_options(case)})
 
 
+def through_acme(app, case: Refused, issuer: str) -> set[str]:
+    """The ACME server decides usages itself (its profile), so only the requester's own
+    values reach it: the names at newOrder, the CSR's subject at finalize."""
+    server = make_acme_server(app, issuer, name="Intake ACME")
+    _, kid, hmac_key = make_account(app, server, "intake", ["example.com:subdomains"])
+    client = Client(app.test_client(), server)
+    assert client.register(kid, hmac_key).status_code == 201
+    response = client.new_order(case.common_name)
+    if response.status_code == 201:
+        der = x509.load_pem_x509_csr(_csr(case).encode()).public_bytes(Encoding.DER)
+        response = client.post(response.get_json()["finalize"], {"csr": b64(der)})
+    assert response.mimetype == "application/problem+json", (case.id, response.get_json())
+    return {v["code"] for v in response.get_json()["violations"]}
+
+
 def through_api_json(app, case: Refused, courier) -> set[str]:
     body = {"common_name": case.common_name, "algorithm": case.algorithm,
             **_api_options(case)}
@@ -200,6 +217,9 @@ def test_what_the_pki_layer_refuses_is_refused_at_intake_on_every_channel(
         "api (csr)": through_api_csr(app, case, courier),
         "api (json)": through_api_json(app, case, courier),
     }
+    if case.key_usage == Refused("", "").key_usage \
+            and case.extended_key_usage == Refused("", "").extended_key_usage:
+        codes["acme"] = through_acme(app, case, world)
     for channel, found in codes.items():
         assert found == {case.code}, (channel, found)
     assert count(app, Order) == 0

@@ -1,5 +1,5 @@
-"""One pipeline: the same bad requests through the wizard, the CSR upload and the couriers'
-API get the same violation codes, and none of them creates an order."""
+"""One pipeline: the same bad requests through the wizard, the CSR upload, the couriers'
+API and the ACME server get the same violation codes, and none of them creates an order."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from app.models import Order
 from app.pki.csr import build_csr
 from app.pki.keys import generate_private_key
+from tests.acme.helpers import Client, b64, make_account, make_acme_server
 from tests.api.conftest import API, bearer, make_courier, token_for
 from tests.builders import add_domain, add_policy, count, issuing_ca
 from tests.conftest import login, make_user, post
@@ -100,6 +101,22 @@ def _through_api(app, case: Case, courier) -> set[str]:
     return {d["code"] for d in response.get_json()["error"]["details"]}
 
 
+def _through_acme(app, case: Case, issuer: str) -> set[str]:
+    """newOrder judges the names (and what the server fixes: digest, validity); finalize
+    the CSR's key. Either refusal carries the platform's codes in ``violations``."""
+    server = make_acme_server(app, issuer, name="Parity ACME")
+    _, kid, hmac_key = make_account(app, server, "parity", ["example.com:wildcard"])
+    client = Client(app.test_client(), server)
+    assert client.register(kid, hmac_key).status_code == 201
+    response = client.new_order(case.cn)
+    if response.status_code == 201:
+        key = generate_private_key(case.algorithm)
+        csr = build_csr(key, case.cn, (case.cn,)).public_bytes(Encoding.DER)
+        response = client.post(response.get_json()["finalize"], {"csr": b64(csr)})
+    assert response.mimetype == "application/problem+json", (case.id, response.get_json())
+    return {v["code"] for v in response.get_json()["violations"]}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_channel_reports_the_same_violation(app, world, case: Case) -> None:
     for name, rules in case.policies:
@@ -109,9 +126,11 @@ def test_every_channel_reports_the_same_violation(app, world, case: Case) -> Non
         "wizard": _through_wizard(app, case, world),
         "csr upload": _through_csr_upload(app, case, world),
         "courier api": _through_api(app, case, courier),
+        "acme": _through_acme(app, case, world),
     }
     for channel, found in codes.items():
         assert case.expected <= found, (channel, found)
     # Beyond the expected code, the channels agree with each other too.
-    assert codes["wizard"] == codes["csr upload"] == codes["courier api"], codes
+    assert codes["wizard"] == codes["csr upload"] == codes["courier api"] == codes["acme"], \
+        codes
     assert count(app, Order) == 0

@@ -291,3 +291,16 @@ def requester_for_acme_account(account: AcmeAccount) -> Requester:
                      scope_domains=tuple(d.name for d in bound),
                      scope_networks=(), scope_label="this ACME account's domain bindings",
                      scope_empty_hint="None of this ACME account's bound domains is active.")
+
+
+def issuer_choices() -> list[CertificateAuthority]:
+    """Active intermediates an ACME server can issue under."""
+    return list(db.session.scalars(select(CertificateAuthority).where(
+        CertificateAuthority.kind == "intermediate", CertificateAuthority.status == CA_ACTIVE)
+        .order_by(CertificateAuthority.common_name)))
+
+
+def account_counts() -> dict[uuid.UUID, int]:
+    rows = db.session.execute(select(AcmeAccount.server_id, func.count(AcmeAccount.id))
+                              .group_by(AcmeAccount.server_id))
+    return {server_id: n for server_id, n in rows}

@@ -568,3 +568,50 @@ def _may_revoke(account: AcmeAccount, certificate: Certificate) -> bool:
 
     names = set(certificate.sans or []) | {certificate.common_name}
     return all(any(binding_covers(n, d, m) for d, m in bindings) for n in names if n)
+
+
+# ---- renewal information (RFC 9773) -------------------------------------------------------
+
+ARI_RETRY_AFTER_SECONDS = 6 * 3600
+
+
+def renewal_info(server: AcmeServer, cert_id: str) -> dict[str, Any]:
+    """The suggested renewal window of a certificate this server's intermediate issued:
+    the last third of its validity, or at once when the intermediate (or its root) is
+    revoked. Unauthenticated (RFC 9773 §4.2)."""
+    from app.domain.acme import parse_cert_id, renewal_window
+    from app.models import CertificateAuthority
+    from app.models.pki import CA_REVOKED
+
+    try:
+        aki, serial = parse_cert_id(cert_id)
+    except ValueError as exc:
+        raise Problem("malformed", str(exc)) from exc
+    certificate = certificate_by_serial(serial)
+    if certificate is None or certificate.issuer_ca_id != server.issuer_id \
+            or _authority_key_id(certificate) != aki:
+        raise Problem("malformed", "This server issued no certificate with that identifier.",
+                      status=404)
+    revoked_issuer = False
+    ca = db.session.get(CertificateAuthority, certificate.issuer_ca_id)
+    while ca is not None:
+        revoked_issuer = revoked_issuer or ca.status == CA_REVOKED
+        ca = ca.parent
+    start, end = renewal_window(certificate.not_before, certificate.not_after, now=utcnow(),
+                                revoked_issuer=revoked_issuer)
+    body: dict[str, Any] = {"suggestedWindow": {"start": _rfc3339(start),
+                                                "end": _rfc3339(end)}}
+    return body
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _authority_key_id(certificate: Certificate) -> bytes | None:
+    cert = x509.load_pem_x509_certificate(certificate.certificate_pem.encode())
+    try:
+        return cert.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier).value.key_identifier
+    except x509.ExtensionNotFound:
+        return None

@@ -67,3 +67,62 @@ def test_exact_binding_refuses_subdomain_and_wildcard(app, world, acme_client) -
     assert problem_type(acme_client.new_order("*.example.com")) == "rejectedIdentifier"
     assert acme_client.new_order("example.org").status_code == 201
     assert count(app, Order) == 0
+
+
+def _issue(acme_client: Client, jobs, *names: str, **order_extra) -> x509.Certificate:
+    response = acme_client.new_order(*names, **order_extra)
+    assert response.status_code == 201, response.get_json()
+    acme_client.post(response.get_json()["finalize"], {"csr": csr_der(*names)})
+    jobs()
+    done = acme_client.post(response.headers["Location"], None).get_json()
+    return x509.load_pem_x509_certificates(acme_client.post(done["certificate"], None).data)[0]
+
+
+def _ari_id(cert: x509.Certificate) -> str:
+    from app.domain.acme import cert_id
+
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    return cert_id(aki.key_identifier, cert.serial_number)
+
+
+def test_renewal_info_suggests_the_last_third_then_at_once_after_the_issuer_is_revoked(
+        app, world, acme_client: Client, jobs) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.extensions import db
+    from app.models import CertificateAuthority
+
+    cert = _issue(acme_client, jobs, "www.example.com")
+    url = f"/acme/{world.server_id}/renewal-info/{_ari_id(cert)}"
+    response = app.test_client().get(url)
+    assert response.status_code == 200 and int(response.headers["Retry-After"]) > 0
+    window = response.get_json()["suggestedWindow"]
+    start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert abs(start - (cert.not_valid_before_utc + lifetime * 2 / 3)) < timedelta(seconds=2)
+    with app.app_context():
+        db.session.get(CertificateAuthority, __import__("uuid").UUID(world.issuer_id)) \
+            .status = "revoked"
+        db.session.commit()
+    window = app.test_client().get(url).get_json()["suggestedWindow"]
+    assert datetime.fromisoformat(window["start"].replace("Z", "+00:00")) <= datetime.now(UTC)
+    assert problem_type(app.test_client().get(
+        f"/acme/{world.server_id}/renewal-info/AAAA.AAAA")) == "malformed"
+    assert problem_type(app.test_client().get(
+        f"/acme/{world.server_id}/renewal-info/not-an-id")) == "malformed"
+
+
+def test_replaces_records_the_renewed_certificate(app, world, acme_client: Client,
+                                                   jobs) -> None:
+    from app.models import AcmeOrder, Certificate
+
+    first = _issue(acme_client, jobs, "www.example.com")
+    second = _issue(acme_client, jobs, "www.example.com", replaces=_ari_id(first))
+    assert second.serial_number != first.serial_number
+    with app.app_context():
+        renewed = Certificate.query.filter(Certificate.serial_hex.isnot(None)).all()
+        old = next(c for c in renewed if int(c.serial_hex, 16) == first.serial_number)
+        new_order = AcmeOrder.query.filter(AcmeOrder.replaces_certificate_id.isnot(None)).one()
+        assert new_order.replaces_certificate_id == old.id
+    again = acme_client.new_order("www.example.com", replaces=_ari_id(first))
+    assert problem_type(again) == "alreadyReplaced"

@@ -129,7 +129,7 @@ def world(app: Flask, jobs) -> dict[str, str]:
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
             "scan_id": ids["scan"], "webhook_id": ids["webhook"], "token": token,
             "server_id": str(acme_server_id), "account_id": str(acme_account_id),
-            "authz_id": str(uuid.uuid4())}
+            "authz_id": str(uuid.uuid4()), "cert_id": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlJyQ"}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:

@@ -226,3 +226,13 @@ def revoke_cert(server_id: str) -> Response:
     server, verified, acct = _signed(server_id, allow_jwk=True)
     protocol.revoke_certificate(server, verified.payload, account=acct, jwk=verified.jwk)
     return Response(status=200)
+
+
+# ---- renewal information (RFC 9773) -------------------------------------------------------
+
+@bp.get("/renewal-info/<cert_id>")
+def renewal_info(server_id: str, cert_id: str) -> Response:
+    server = protocol.usable_server(server_id)
+    response = _json(protocol.renewal_info(server, cert_id))
+    response.headers["Retry-After"] = str(protocol.ARI_RETRY_AFTER_SECONDS)
+    return response
