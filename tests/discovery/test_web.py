@@ -128,3 +128,12 @@ def test_another_users_replacement_of_an_unseen_certificate_is_404(app, client, 
     login(client, "plain@example.com")
     assert post(client, f"/certificates/{cert_id}/replace").status_code == 404
     assert _count(app, WizardDraft) == 0
+
+
+def test_an_oversize_upload_is_refused_with_a_message(app, admin_client):
+    data = {"file": (io.BytesIO(b"-" * (2 * 1024 * 1024)), "huge.pem")}
+    response = post(admin_client, "/discovery/import", data,
+                    content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+    assert _count(app, Certificate) == 0

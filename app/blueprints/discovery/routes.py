@@ -93,4 +93,4 @@ def too_large(error: RequestEntityTooLarge) -> Response:
     form = ImportForm(formdata=None)
     form.file.errors = ["The upload is too large and was not read: at most 1 MiB per "
                         "upload; split the bundle into several files."]
-    return _index(import_form=form, status=413)
+    return _index(import_form=form, scan_form=ScanForm(formdata=None), status=413)
