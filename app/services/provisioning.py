@@ -29,7 +29,7 @@ from app.services.intake import SUBJECT_FIELDS, assess, request_from_values
 from app.services.issuers import with_default_provider
 from app.services.orders import PolicyRejected, submit_order
 from app.services.requesters import Requester
-from app.services.target_systems import current_certificate, new_profile
+from app.services.target_systems import check_renew_before, current_certificate, new_profile
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,32 @@ def create_profile(target: TargetSystem, name: str, values: Mapping[str, Any], *
     db.session.commit()
     order = submit_profile_order(profile, INITIAL) if enabled and target.enabled else None
     return profile, order
+
+
+def update_profile(profile: CertificateProfile, values: Mapping[str, Any], *,
+                   renew_before_days: int | None, enabled: bool,
+                   actor: User | None = None) -> bool:
+    """Save a changed template / rule / flag, judged like a new profile (a refusal
+    changes nothing). The next order uses it; certificates already issued stay. A
+    profile enabled again that never got its first order gets it now."""
+    template = template_from_values(values)
+    check_renew_before(renew_before_days)
+    if (template, renew_before_days, enabled) == (profile.template,
+                                                  profile.renew_before_days, profile.enabled):
+        return False
+    hard = judge_template(profile.target, template)
+    if hard:
+        raise PolicyRejected(tuple(hard))
+    profile.template, profile.renew_before_days = template, renew_before_days
+    profile.enabled = enabled
+    audit.record("certificate_profile.update", resource_type="certificate_profile",
+                 resource_id=profile.id, actor=actor,
+                 details={"name": profile.name, "enabled": enabled,
+                          "common_name": template.get("common_name")})
+    db.session.commit()
+    if enabled and profile.target.enabled and profile.order_key is None:
+        submit_profile_order(profile, INITIAL)
+    return True
 
 
 def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order | None:
