@@ -24,7 +24,7 @@ from app.domain.targets import renewal_due
 from app.extensions import db
 from app.models import CertificateProfile, Order, OrderEvent, TargetSystem, User
 from app.models.base import utcnow
-from app.services import alerts, audit
+from app.services import alerts, audit, deployments
 from app.services.intake import SUBJECT_FIELDS, assess, request_from_values
 from app.services.issuers import with_default_provider
 from app.services.orders import PolicyRejected, submit_order
@@ -74,8 +74,12 @@ def template_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return template
 
 
-def _request(template: Mapping[str, Any]) -> tuple[CertificateRequest, list[Violation]]:
-    request, problems = request_from_values(template)
+def _request(template: Mapping[str, Any], *, renewal: bool = False
+             ) -> tuple[CertificateRequest, list[Violation]]:
+    """A renewal is judged under the ``certificate.renew`` action (policies may match
+    it), a first order under ``certificate.generate``."""
+    action = "certificate.renew" if renewal else "certificate.generate"
+    request, problems = request_from_values(template, action=action)
     return with_default_provider(request), problems
 
 
@@ -143,7 +147,7 @@ def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order |
     certificate) is ``order_key``; when the renewals service lands it can take over."""
     target = profile.target
     requester = requester_for_target(target)
-    request, problems = _request(profile.template)
+    request, problems = _request(profile.template, renewal=order_key != INITIAL)
     request_key = f"profile:{profile.id.hex}:{order_key}"[:80]
     first = assess(request, requester, problems)
     if first.blocked:
@@ -226,3 +230,12 @@ def run_renewals(now: datetime | None = None) -> RenewalRun:
                 run.renewals += 1
     return run
 
+
+def renewals_task() -> dict[str, Any]:
+    """What the scheduler's ``renewals`` task runs for target systems (and ``flask
+    targets renew-due`` by hand): the orders profiles need now, then the
+    ``renewed_not_deployed`` alerts whose time has passed."""
+    run = run_renewals()
+    raised = deployments.raise_overdue()
+    return {"initial": run.initial, "renewals": run.renewals, "refused": run.refused,
+            "alerts": raised, "summary": run.summary() + f"; {raised} new alert(s)"}
