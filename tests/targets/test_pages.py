@@ -120,3 +120,22 @@ def test_profile_add_edit_and_refusal(app, deploy_admin, jobs):
     assert count(app, Order) == 1          # an edit orders nothing by itself
     orders = deploy_admin.get("/orders/?requester=target_system").get_data(as_text=True)
     assert "Target system web-1" in orders
+
+
+def test_deployment_alerts_show_on_the_alerts_page(app, deploy_admin,
+                                                                        jobs):
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+    from app.services import deployments
+
+    add_domain(app, "example.com")
+    issuing_ca(app, jobs)
+    from tests.targets.helpers import make_profile
+    make_profile(app, make_target(app, make_bridge(app)))
+    jobs()
+    with app.app_context():
+        assert deployments.raise_overdue(utcnow() + timedelta(days=2)) == 1
+    html = deploy_admin.get("/certificates/alerts/").get_data(as_text=True)
+    assert "Not deployed" in html and "is not confirmed served" in html
+    assert "Target system web-1" in html
