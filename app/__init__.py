@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
         alerts,
         api,
         auth,
+        bridges,
         certificates,
         clm,
         couriers,
@@ -128,12 +129,13 @@ def _register_blueprints(app: Flask) -> None:
         orders,
         pki,
         policy_test,
+        targets,
         wizard,
     )
 
     for module in (auth, clm, wizard, orders, certificates, alerts, policy_test, admin_users,
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
-                   csr, http01, discovery, admin_notifications, admin_acme):
+                   csr, http01, discovery, admin_notifications, admin_acme, bridges, targets):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 from app.cli.output import emit, fail, json_option, service_errors
 from app.domain.targets import KIND_PATHS, TargetSpec
 from app.models import TargetSystem
-from app.services import bridges, deployments, provisioning, target_systems
+from app.services import bridges, provisioning, target_systems
 
 group = click.Group("targets", help="Manage target systems and certificate profiles.")
 
@@ -117,7 +117,6 @@ def list_targets(as_json: bool) -> None:
 def renew_due(as_json: bool) -> None:
     """Make the orders profiles need now and raise overdue-deployment alerts (what the
     scheduler's ``renewals`` task does)."""
-    run = provisioning.run_renewals()
-    overdue = deployments.raise_overdue()
-    emit(as_json, {"initial": run.initial, "renewals": run.renewals, "refused": run.refused,
-                   "alerts": overdue}, run.summary() + f"; {overdue} new alert(s)")
+    result = provisioning.renewals_task()
+    summary = result.pop("summary")
+    emit(as_json, result, summary)

@@ -7,6 +7,7 @@ them, since they are what policies, the API and RFC 5280 use.
 from __future__ import annotations
 
 __all__ = [
+    "ALERT_TYPE_LABELS",
     "ALGORITHM_LABELS",
     "EXTENDED_KEY_USAGE_LABELS",
     "KEY_USAGE_LABELS",
@@ -61,6 +62,13 @@ REQUESTER_KIND_LABELS: dict[str, str] = {
     "courier": "Couriers",
     "acme": "ACME accounts",
     "target_system": "Target systems",
+}
+#: Alert types as a word (``CertificateAlert.type``).
+ALERT_TYPE_LABELS: dict[str, str] = {
+    "policy_hard_fail": "Blocked",
+    "policy_soft_fail": "Warning",
+    "renewed_not_deployed": "Not deployed",
+    "served_mismatch": "Unexpected certificate served",
 }
 _REQUESTER_PREFIX = {"courier": "Courier ", "acme": "ACME account ",
                      "target_system": "Target system "}

@@ -24,12 +24,12 @@ from app.domain.targets import renewal_due
 from app.extensions import db
 from app.models import CertificateProfile, Order, OrderEvent, TargetSystem, User
 from app.models.base import utcnow
-from app.services import alerts, audit
+from app.services import alerts, audit, deployments
 from app.services.intake import SUBJECT_FIELDS, assess, request_from_values
 from app.services.issuers import with_default_provider
 from app.services.orders import PolicyRejected, submit_order
 from app.services.requesters import Requester
-from app.services.target_systems import current_certificate, new_profile
+from app.services.target_systems import check_renew_before, current_certificate, new_profile
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,12 @@ def template_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return template
 
 
-def _request(template: Mapping[str, Any]) -> tuple[CertificateRequest, list[Violation]]:
-    request, problems = request_from_values(template)
+def _request(template: Mapping[str, Any], *, renewal: bool = False
+             ) -> tuple[CertificateRequest, list[Violation]]:
+    """A renewal is judged under the ``certificate.renew`` action (policies may match
+    it), a first order under ``certificate.generate``."""
+    action = "certificate.renew" if renewal else "certificate.generate"
+    request, problems = request_from_values(template, action=action)
     return with_default_provider(request), problems
 
 
@@ -109,6 +113,32 @@ def create_profile(target: TargetSystem, name: str, values: Mapping[str, Any], *
     return profile, order
 
 
+def update_profile(profile: CertificateProfile, values: Mapping[str, Any], *,
+                   renew_before_days: int | None, enabled: bool,
+                   actor: User | None = None) -> bool:
+    """Save a changed template / rule / flag, judged like a new profile (a refusal
+    changes nothing). The next order uses it; certificates already issued stay. A
+    profile enabled again that never got its first order gets it now."""
+    template = template_from_values(values)
+    check_renew_before(renew_before_days)
+    if (template, renew_before_days, enabled) == (profile.template,
+                                                  profile.renew_before_days, profile.enabled):
+        return False
+    hard = judge_template(profile.target, template)
+    if hard:
+        raise PolicyRejected(tuple(hard))
+    profile.template, profile.renew_before_days = template, renew_before_days
+    profile.enabled = enabled
+    audit.record("certificate_profile.update", resource_type="certificate_profile",
+                 resource_id=profile.id, actor=actor,
+                 details={"name": profile.name, "enabled": enabled,
+                          "common_name": template.get("common_name")})
+    db.session.commit()
+    if enabled and profile.target.enabled and profile.order_key is None:
+        submit_profile_order(profile, INITIAL)
+    return True
+
+
 def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order | None:
     """Make the profile's order named ``order_key`` unless it was made already (None).
     Policy refusals raise PolicyRejected (its alerts recorded once per order key).
@@ -117,7 +147,7 @@ def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order |
     certificate) is ``order_key``; when the renewals service lands it can take over."""
     target = profile.target
     requester = requester_for_target(target)
-    request, problems = _request(profile.template)
+    request, problems = _request(profile.template, renewal=order_key != INITIAL)
     request_key = f"profile:{profile.id.hex}:{order_key}"[:80]
     first = assess(request, requester, problems)
     if first.blocked:
@@ -200,3 +230,12 @@ def run_renewals(now: datetime | None = None) -> RenewalRun:
                 run.renewals += 1
     return run
 
+
+def renewals_task() -> dict[str, Any]:
+    """What the scheduler's ``renewals`` task runs for target systems (and ``flask
+    targets renew-due`` by hand): the orders profiles need now, then the
+    ``renewed_not_deployed`` alerts whose time has passed."""
+    run = run_renewals()
+    raised = deployments.raise_overdue()
+    return {"initial": run.initial, "renewals": run.renewals, "refused": run.refused,
+            "alerts": raised, "summary": run.summary() + f"; {raised} new alert(s)"}

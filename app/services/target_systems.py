@@ -48,9 +48,7 @@ def _refuse(found: list[Violation]) -> None:
         raise PolicyRejected(tuple(found))
 
 
-def create_target(name: str, bridge: Bridge, spec: TargetSpec, *,
-                  actor: User | None = None) -> TargetSystem:
-    name = _name(name, TargetSystem, code="target")
+def _clean(spec: TargetSpec) -> TargetSpec:
     paths = {k: (v or "").strip() for k, v in spec.paths.items() if (v or "").strip()}
     spec = TargetSpec(**{**spec.__dict__, "paths": paths,
                          "reload_command": spec.reload_command.strip(),
@@ -59,6 +57,22 @@ def create_target(name: str, bridge: Bridge, spec: TargetSpec, *,
                          "file_owner": (spec.file_owner or "").strip() or None,
                          "file_group": (spec.file_group or "").strip() or None})
     _refuse(check_target(spec))
+    return spec
+
+
+def spec_of(target: TargetSystem) -> TargetSpec:
+    return TargetSpec(kind=target.kind, paths=dict(target.paths),
+                      reload_command=target.reload_command, probe_host=target.probe_host,
+                      probe_port=target.probe_port, probe_sni=target.probe_sni,
+                      file_owner=target.file_owner, file_group=target.file_group,
+                      file_mode=target.file_mode, key_mode=target.key_mode,
+                      reload_timeout_seconds=target.reload_timeout_seconds)
+
+
+def create_target(name: str, bridge: Bridge, spec: TargetSpec, *,
+                  actor: User | None = None) -> TargetSystem:
+    name = _name(name, TargetSystem, code="target")
+    spec = _clean(spec)
     target = TargetSystem(name=name, bridge_id=bridge.id, **spec.__dict__)
     db.session.add(target)
     db.session.flush()
@@ -67,6 +81,31 @@ def create_target(name: str, bridge: Bridge, spec: TargetSpec, *,
                  details={"name": name, "kind": spec.kind, "bridge": bridge.name})
     db.session.commit()
     return target
+
+
+def update_target(target: TargetSystem, name: str, bridge: Bridge, spec: TargetSpec,
+                  enabled: bool, *, actor: User | None = None) -> bool:
+    """Save changed settings (every check first: a refusal changes nothing). Returns
+    whether anything changed (saving unchanged settings records nothing)."""
+    new_name = (name or "").strip()
+    if new_name.lower() != target.name.lower():
+        new_name = _name(new_name, TargetSystem, code="target")
+    spec = _clean(spec)
+    if spec.kind != target.kind:
+        raise ValidationFailed("The kind of a target system cannot change; create a new "
+                               "target instead.", code="target.kind", field="kind")
+    changed = (new_name != target.name or bridge.id != target.bridge_id
+               or spec != spec_of(target) or enabled != target.enabled)
+    if not changed:
+        return False
+    target.name, target.bridge_id, target.enabled = new_name, bridge.id, enabled
+    for key, value in spec.__dict__.items():
+        setattr(target, key, value)
+    audit.record("target_system.update", resource_type="target_system",
+                 resource_id=target.id, actor=actor,
+                 details={"name": target.name, "enabled": enabled})
+    db.session.commit()
+    return True
 
 
 def get_target(target_id: str) -> TargetSystem:

@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.domain.labels import (
+    ALERT_TYPE_LABELS,
     ALGORITHM_LABELS,
     EXTENDED_KEY_USAGE_LABELS,
     KEY_USAGE_LABELS,
@@ -34,6 +35,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["algorithm_label"] = lambda a: ALGORITHM_LABELS.get(a or "", a)
     app.jinja_env.filters["pathway_label"] = lambda p: PATHWAY_LABELS.get(p, p)
     app.jinja_env.filters["order_type_label"] = lambda t: ORDER_TYPE_LABELS.get(t, t)
+    app.jinja_env.filters["alert_type_label"] = lambda t: ALERT_TYPE_LABELS.get(t, t)
     app.jinja_env.filters["source_label"] = lambda s: SOURCE_LABELS.get(s, s)
     app.jinja_env.filters["requested_by"] = lambda o: requested_by_text(
         o.requested_by_label, o.requested_by_kind, o.pathway)

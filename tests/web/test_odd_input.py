@@ -17,14 +17,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import Rule
 
 from app.extensions import db
-from app.models import CertificateAlert, CertificateExport, KeyExport, User
+from app.models import CertificateAlert, CertificateExport, Deployment, KeyExport, User
 from tests.api.conftest import bearer, make_courier, make_csr, token_for
 from tests.builders import add_domain, add_policy, issuing_ca
 from tests.conftest import CSRF_RE, TEST_PASSWORD, login, make_user
+from tests.targets.helpers import make_bridge, make_profile, make_target
 
 NUL = "a\x00b"
 ODD_VALUES = (NUL, "99999999999999999999", "-99999999999999999999", "²", "9" * 400)
@@ -89,6 +91,9 @@ def world(app: Flask, jobs) -> dict[str, str]:
     token = token_for(api, courier)
     accepted = api.post("/api/v1/courier/certificates", headers=bearer(token),
                         json={"csr": make_csr()}).get_json()
+    bridge = make_bridge(app, "sweep-bridge")
+    target_id = make_target(app, bridge, "sweep-target")
+    profile_id, _ = make_profile(app, target_id, "sweep-profile")
     jobs()
     with app.app_context():
         from app.models import Order
@@ -102,6 +107,7 @@ def world(app: Flask, jobs) -> dict[str, str]:
         alert = CertificateAlert(type="policy_soft_fail", request_key="sweep",
                                  policy_name="Sweep policy", message="m",
                                  requester_user_id=admin_id)
+        deployment_id = str(db.session.scalar(select(Deployment.id)))
         from app.services import discovery_scan
 
         scan = discovery_scan.create_scan("discovery.example.com:443", actor=None)
@@ -129,7 +135,9 @@ def world(app: Flask, jobs) -> dict[str, str]:
             "certificate_export_id": ids["cert_export"], "provider_id": ids["provider"],
             "scan_id": ids["scan"], "webhook_id": ids["webhook"], "token": token,
             "server_id": str(acme_server_id), "account_id": str(acme_account_id),
-            "authz_id": str(uuid.uuid4()), "cert_id": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlJyQ"}
+            "authz_id": str(uuid.uuid4()), "cert_id": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlJyQ",
+            "bridge_id": bridge.id, "target_id": target_id, "profile_id": profile_id,
+            "deployment_id": deployment_id}
 
 
 def _path_values(rule: Rule, world: dict[str, str], draft: str) -> dict[str, str]:

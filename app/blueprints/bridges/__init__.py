@@ -1,0 +1,3 @@
+from app.blueprints.bridges.routes import bp
+
+__all__ = ["bp"]

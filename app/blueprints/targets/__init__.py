@@ -1,0 +1,3 @@
+from app.blueprints.targets.routes import bp
+
+__all__ = ["bp"]
