@@ -108,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
         http01,
         orders,
         pki,
+        pki_public,
         policy_test,
         wizard,
     )
@@ -116,6 +117,8 @@ def _register_blueprints(app: Flask) -> None:
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
                    csr, http01):
         app.register_blueprint(module.bp)
+    csrf.exempt(pki_public.bp)  # relying parties POST OCSP requests: nothing to forge
+    app.register_blueprint(pki_public.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)
 

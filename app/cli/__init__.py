@@ -7,10 +7,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import couriers, domains, lifecycle, orders, pki, policies, providers, users
+from app.cli import (
+    certificates,
+    couriers,
+    domains,
+    lifecycle,
+    orders,
+    pki,
+    policies,
+    providers,
+    users,
+)
 
 
 def register_cli(app: Flask) -> None:
     for group in (users.group, domains.group, pki.group, policies.group, orders.group,
-                  couriers.group, providers.group, lifecycle.group):
+                  couriers.group, providers.group, lifecycle.group, certificates.group):
         app.cli.add_command(group)

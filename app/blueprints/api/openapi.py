@@ -9,7 +9,7 @@ import copy
 from functools import cache
 from typing import Any
 
-from app.blueprints.api.schemas import AUTH, CERTIFICATE
+from app.blueprints.api.schemas import AUTH, CERTIFICATE, REVOKE
 from app.domain.orders import OrderStatus
 
 OPENAPI_VERSION = "3.1.0"
@@ -140,6 +140,27 @@ _SCHEMAS: dict[str, Any] = {
                               "private_key_jwe": ["key_status"]},
         "additionalProperties": False,
     },
+    "RevokeRequest": REVOKE.json_schema(),
+    "Revoked": {
+        "type": "object",
+        "properties": {
+            "certificate_id": _UUID,
+            "status": {"type": "string", "enum": ["revoked"]},
+            "revoked_at": _TIME,
+            "reason": _string("The RFC 5280 reason name."),
+        },
+        "required": ["certificate_id", "status", "revoked_at", "reason"],
+        "additionalProperties": False,
+    },
+    "RevocationPending": {
+        "type": "object",
+        "properties": {
+            "certificate_id": _UUID,
+            "status": {"type": "string", "enum": ["revocation_pending"]},
+        },
+        "required": ["certificate_id", "status"],
+        "additionalProperties": False,
+    },
     "Certificate": {
         "type": "object",
         "properties": {
@@ -190,6 +211,10 @@ _RESPONSE_COMPONENTS = {
         "request breaks rules (request.rejected: every hard violation in details — names "
         "outside the courier's scope or not registered, CSR problems, policy). Nothing "
         "is created. Also idempotency.key_reused."),
+    "Conflict": _error("The certificate is already revoked, its revocation is already "
+                       "being sent to its CA, or it has no CA to revoke it at "
+                       "(certificate.already_revoked, certificate.revocation_pending, "
+                       "certificate.not_revocable)."),
     "TooManyRequests": _error(
         "The courier's per-minute limit is used up, or (for auth) the client address's "
         "limit of authentication attempts (rate_limited).",
@@ -201,7 +226,7 @@ _RESPONSE_COMPONENTS = {
 
 
 def _use(*names: str) -> dict[str, Any]:
-    codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404",
+    codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404", "Conflict": "409",
              "PayloadTooLarge": "413", "UnsupportedMediaType": "415",
              "Unprocessable": "422", "TooManyRequests": "429", "InternalError": "500",
              "Other": "default"}
@@ -277,6 +302,22 @@ _PATHS: dict[str, Any] = {
         "responses": {"200": _ok("The certificate and its chain.", "Certificate"),
                       **_use("Unauthorized", "NotFound", "TooManyRequests",
                              "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates/{certificate_id}/revoke": {"post": {
+        "operationId": "revokeCertificate",
+        "summary": "Revoke a certificate issued for one of this courier's orders",
+        "description": "Final. A Local PKI certificate is revoked at once (200; its CRL and "
+                       "OCSP answer are re-signed within seconds); a certificate from an "
+                       "external CA is sent to that CA (202 `revocation_pending`; a refusal "
+                       "leaves it unrevoked, with the CA's message on its page).",
+        "security": _BEARER,
+        "parameters": [{"name": "certificate_id", **_ID_PARAM}],
+        "requestBody": _json_body("RevokeRequest"),
+        "responses": {"200": _ok("Revoked.", "Revoked"),
+                      "202": _ok("Sent to the external CA.", "RevocationPending"),
+                      **_use("BadRequest", "Unauthorized", "NotFound", "Conflict",
+                             "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable",
+                             "TooManyRequests", "InternalError", "Other")},
     }},
     "/api/v1/openapi.json": {"get": {
         "operationId": "getOpenAPI",

@@ -14,9 +14,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.blueprints.api import errors, openapi, presenters
-from app.blueprints.api.schemas import AUTH, check_body, check_certificate_body
+from app.blueprints.api.schemas import AUTH, REVOKE, check_body, check_certificate_body
 from app.models import Courier
-from app.services import courier_api, courier_keys, couriers
+from app.services import courier_api, courier_keys, couriers, revocation
 from app.services.couriers import CourierAuthFailed
 from app.web.rate_limits import courier_auth_limit, per_courier_limit
 
@@ -115,6 +115,19 @@ def get_order(order_id: str) -> Response:
 def get_certificate(certificate_id: str) -> Response:
     return jsonify(presenters.certificate(courier_api.certificate_for(_current(),
                                                                       certificate_id)))
+
+
+@bp.post("/courier/certificates/<certificate_id>/revoke")
+@courier_required
+def revoke_certificate(certificate_id: str) -> Response:
+    """200 when revoked (Local PKI), 202 while an external CA is asked."""
+    certificate = courier_api.certificate_for(_current(), certificate_id)
+    body = check_body(json_body(), REVOKE)
+    result = revocation.revoke_certificate(certificate, body["reason"],
+                                           actor_label=f"courier {_current().name}")
+    response = jsonify(result.as_dict())
+    response.status_code = 200 if result.status == revocation.REVOKED else 202
+    return response
 
 
 @bp.get("/openapi.json")

@@ -206,3 +206,16 @@ def check_certificate_body(body: Any) -> dict[str, Any]:
                 message=f"'{k}' cannot be sent with a CSR: the CSR supplies the "
                         f"{'subject' if k == 'subject' else 'key'}.") for k in clashes])
     return checked
+
+
+REVOKE = BodyShape(
+    name="RevokeRequest",
+    description="Why the certificate is revoked (RFC 5280 reason name). Revocation is final.",
+    fields={"reason": Field("string", "unspecified, keyCompromise, affiliationChanged, "
+                            "superseded, cessationOfOperation or privilegeWithdrawn "
+                            "(`unspecified`: the CRL entry carries no reason code).",
+                            example="keyCompromise",
+                            extra={"enum": ["unspecified", "keyCompromise",
+                                            "affiliationChanged", "superseded",
+                                            "cessationOfOperation", "privilegeWithdrawn"]})},
+    required=("reason",))
