@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
         http01,
         orders,
         pki,
+        pki_public,
         policy_test,
         targets,
         wizard,
@@ -137,6 +138,8 @@ def _register_blueprints(app: Flask) -> None:
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
                    csr, http01, discovery, admin_notifications, admin_acme, bridges, targets):
         app.register_blueprint(module.bp)
+    csrf.exempt(pki_public.bp)  # relying parties POST OCSP requests: nothing to forge
+    app.register_blueprint(pki_public.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)
     csrf.exempt(acme.bp)  # the ACME server: every POST is a signed JWS with a nonce

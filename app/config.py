@@ -104,6 +104,15 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
         "DISCOVERY_RESCAN_INTERVAL_HOURS": float(os.environ.get(
             "DISCOVERY_RESCAN_INTERVAL_HOURS", "24")),
+        # Revocation (services/revocation*.py): the http:// base URL new certificates point
+        # their CRL DP and AIA at (required in production), and how long CRLs and OCSP
+        # responses are valid (re-signed at half-life; a root's much longer).
+        "PKI_BASE_URL": os.environ.get("PKI_BASE_URL", ""),
+        "CRL_NEXT_UPDATE_DAYS": float(os.environ.get("CRL_NEXT_UPDATE_DAYS", "7")),
+        "OCSP_NEXT_UPDATE_DAYS": float(os.environ.get("OCSP_NEXT_UPDATE_DAYS", "4")),
+        "ROOT_NEXT_UPDATE_DAYS": float(os.environ.get("ROOT_NEXT_UPDATE_DAYS", "365")),
+        "CRL_REFRESH_SECONDS": float(os.environ.get("CRL_REFRESH_SECONDS", "3600")),
+        "OCSP_REFRESH_SECONDS": float(os.environ.get("OCSP_REFRESH_SECONDS", "3600")),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",

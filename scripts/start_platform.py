@@ -54,6 +54,8 @@ environment variables:
   INSTANCE_PATH   instance directory (secrets, SQLite file, Redis socket);
                   default: {REPO / 'instance'}
   PORT            web port when --port is not given (default 5000)
+  PKI_BASE_URL    the plain-http base URL new certificates carry for their CRL and
+                  OCSP (default: this start's own URL, e.g. http://127.0.0.1:5000)
   KEY_ENCRYPTION_KEYS
                   passed to the worker only, never to the web server; default: generated
                   into <instance>/worker/key-encryption-keys (folder mode 0700)
@@ -161,6 +163,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     env["FLASK_APP"] = "app"
     # Child output goes through a pipe; unbuffered, it shows up as it happens.
     env["PYTHONUNBUFFERED"] = "1"
+    # New certificates point their CRL and OCSP URLs here (plain http; set PKI_BASE_URL to
+    # the address relying parties reach when it is not this one).
+    env.setdefault("PKI_BASE_URL", Settings(
+        host=args.host, port=args.port, demo=False, instance=instance, launch_redis=False,
+        env={}, worker_env={}).url.rstrip("/"))
     password = None
     if launch_redis:
         password = read_or_create_secret(instance / "redis-password")

@@ -11,7 +11,7 @@ from app.cli.output import emit, fail, json_option, service_errors
 from app.extensions import db
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
-from app.services import pki
+from app.services import pki, revocation
 from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
 
 group = click.Group("pki", help="Manage the Local PKI (roots and intermediates).")
@@ -112,3 +112,20 @@ def requeue(as_json: bool) -> None:
     """Re-enqueue CAs left pending (e.g. Redis was down when they were requested)."""
     count = pki.requeue_pending()
     emit(as_json, {"requeued": count}, f"Re-enqueued {count} pending CA(s).")
+
+
+@group.command("revoke")
+@click.argument("ca")
+@click.option("--reason", required=True,
+              help="RFC 5280 reason: " + ", ".join(revocation.CA_REASONS) + ".")
+@json_option
+@with_appcontext
+@service_errors
+def revoke(ca: str, reason: str, as_json: bool) -> None:
+    """Revoke an intermediate CA by id or name (final; its root's CRL lists it)."""
+    found = pki.find_ca(ca)
+    if found is None:
+        fail(f"No CA '{ca}'.", "ca.not_found", as_json)
+        return
+    revocation.revoke_ca(found, reason)
+    emit(as_json, ca_json(found), f"{found.kind} '{found.common_name}' revoked ({reason})")

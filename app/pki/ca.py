@@ -25,6 +25,7 @@ from app.pki.issuance import (
     validity_window,
 )
 from app.pki.keys import PrivateKey, PublicKey, same_public_key
+from app.pki.pointers import RevocationPointers, with_pointers
 from app.pki.subject import SubjectFields, build_name
 
 MIN_CA_VALIDITY_DAYS: Final[int] = 1
@@ -129,6 +130,7 @@ def create_intermediate_certificate(
     issuer_private_key: PrivateKey,
     path_length: int = 0,
     now: datetime | None = None,
+    pointers: RevocationPointers | None = None,
 ) -> x509.Certificate:
     """Create an intermediate CA certificate signed by ``issuer_certificate``'s key.
 
@@ -188,7 +190,8 @@ def create_intermediate_certificate(
         path_length=path_length,
         aki=authority_key_identifier_for(issuer_certificate),
     )
-    return sign(builder, issuer_private_key, digest)
+    # The root's CRL and OCSP responder, when revocation is served.
+    return sign(with_pointers(builder, pointers), issuer_private_key, digest)
 
 
 def _names_match(a: x509.Name, b: x509.Name) -> bool:

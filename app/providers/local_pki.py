@@ -47,7 +47,7 @@ class LocalPKIProvider(CertificateProvider):
                 validity_days=request.validity_days or 365,
                 digest=request.digest or "sha256")
             certificate = issue_leaf(profile, csr.public_key(), issuer.certificate,
-                                     issuer.private_key)
+                                     issuer.private_key, pointers=issuer.pointers)
         except PkiError as exc:
             raise ProviderRejectedError(str(exc)) from exc
         return SubmitResult(SubmitStatus.ISSUED, certificate=certificate,

@@ -279,3 +279,16 @@ RENEWAL = BodyShape(
 
 def check_renewal_body(body: Any) -> dict[str, Any]:
     return check_body(body, RENEWAL)
+
+
+REVOKE = BodyShape(
+    name="RevokeRequest",
+    description="Why the certificate is revoked (RFC 5280 reason name). Revocation is final.",
+    fields={"reason": Field("string", "unspecified, keyCompromise, affiliationChanged, "
+                            "superseded, cessationOfOperation or privilegeWithdrawn "
+                            "(`unspecified`: the CRL entry carries no reason code).",
+                            example="keyCompromise",
+                            extra={"enum": ["unspecified", "keyCompromise",
+                                            "affiliationChanged", "superseded",
+                                            "cessationOfOperation", "privilegeWithdrawn"]})},
+    required=("reason",))

@@ -15,6 +15,7 @@ from app.services.pki import (
     MIN_CA_VALIDITY_DAYS,
     CAParameters,
 )
+from app.services.revocation import CA_REASONS
 
 
 class RootForm(FlaskForm):
@@ -62,3 +63,10 @@ class KeyExportForm(FlaskForm):
         DataRequired(), EqualTo("passphrase", message="The two passphrases differ.")])
     remove_key = BooleanField("Remove the key from the platform when I download it "
                               "(the root goes offline)", default=True)
+
+
+class RevokeCAForm(FlaskForm):
+    # The service is the gate for the reason; the view checks the confirmation.
+    reason = SelectField("Reason (RFC 5280)", default="unspecified", validate_choice=False,
+                         choices=choices((r, r) for r in CA_REASONS))
+    confirm = StringField("Confirm")
