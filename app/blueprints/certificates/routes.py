@@ -80,6 +80,7 @@ def _detail_page(cert: Certificate, revoke_form: RevokeForm | None = None,
         renewed_by=renewals.renewals_of(cert), open_renewal=renewals.open_renewal(cert),
         may_renew=cert.order is not None and renewals.may_renew(cert, current_user),
         needs_csr=cert.order is not None and renewals.needs_csr(cert.order),
+        revoke_available=renewals.REVOKE_PREDECESSOR_AVAILABLE,
         page_path=url_for("certificates.detail", certificate_id=cert.id)))
 
 
