@@ -71,6 +71,7 @@ def test_accounts_credentials_shown_once_and_disable(app, client, jobs) -> None:
     made = post(client, f"{edit_url}/accounts/new", {
         "name": "web", "email": "ops@example.com", "bindings": "example.com:wildcard"})
     assert made.status_code == 201 and made.headers["Cache-Control"].startswith("no-store")
+    assert made.mimetype == "text/html"
     html = made.get_data(as_text=True)
     hmac_key = re.search(r'id="eab-hmac-key">([^<]+)<', html).group(1)
     assert hmac_key not in client.get(edit_url).get_data(as_text=True)
