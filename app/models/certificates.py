@@ -59,7 +59,8 @@ class Certificate(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    order: Mapped[Order | None] = relationship(back_populates="certificate")
+    order: Mapped[Order | None] = relationship(back_populates="certificate",
+                                               foreign_keys=[order_id])
 
     @property
     def status(self) -> str:

@@ -56,8 +56,17 @@ class Order(db.Model):
     pending_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     lint_findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
-    certificate: Mapped[Certificate | None] = relationship(back_populates="order",
-                                                           uselist=False)
+    # A renewal names the order and certificate it renews (the ACME server's RFC 9773
+    # ``replaces`` sets them; SPEC 10). ``use_alter``: orders and certificates reference
+    # each other.
+    renews_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, index=True)
+    renews_certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL", use_alter=True), nullable=True,
+        index=True)
+
+    certificate: Mapped[Certificate | None] = relationship(
+        back_populates="order", uselist=False, foreign_keys="Certificate.order_id")
     provider: Mapped[Provider] = relationship(lazy="joined")
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan")

@@ -449,8 +449,14 @@ def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | N
 
     complete: CertificateRequest = with_defaults(request, first.evaluation)
 
+    replaced = db.session.get(Certificate, order.replaces_certificate_id) \
+        if order.replaces_certificate_id else None
+
     def link(platform: Order) -> None:
         platform.requested_by_acme_account_id = account.id
+        if replaced is not None:  # RFC 9773 replaces: recorded as a renewal
+            platform.renews_certificate_id = replaced.id
+            platform.renews_order_id = replaced.order_id
         order.order_id = platform.id
         order.status = "processing"
         db.session.flush()

@@ -1,6 +1,7 @@
 """ACME server: servers, EAB-bound accounts with domain bindings, orders and
-authorizations; orders remember the ACME account that requested them; certificates are
-found by serial (revokeCert, renewal information)
+authorizations; orders remember the ACME account that requested them and the order and
+certificate they renew (RFC 9773 replaces); certificates are found by serial (revokeCert,
+renewal information)
 
 Revision ID: 0009_w15_acme_server
 Revises: 0005_w4_providers
@@ -139,6 +140,21 @@ def upgrade():
             'acme_accounts', ['requested_by_acme_account_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index(batch_op.f('ix_orders_requested_by_acme_account_id'),
                               ['requested_by_acme_account_id'], unique=False)
+        # Renewals (RFC 9773 ``replaces``). The same columns, indexes and constraint names
+        # as the renewals branch (w14) adds, which had not landed when this was written:
+        # when both are merged, keep one definition.
+        batch_op.add_column(sa.Column('renews_order_id', sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column('renews_certificate_id', sa.Uuid(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_orders_renews_order_id'), ['renews_order_id'],
+                              unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_renews_certificate_id'),
+                              ['renews_certificate_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_orders_renews_order_id_orders'),
+                                    'orders', ['renews_order_id'], ['id'],
+                                    ondelete='SET NULL')
+        batch_op.create_foreign_key(
+            batch_op.f('fk_orders_renews_certificate_id_certificates'), 'certificates',
+            ['renews_certificate_id'], ['id'], ondelete='SET NULL')
     with op.batch_alter_table('certificates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_certificates_serial_hex'), ['serial_hex'],
                               unique=False)
@@ -148,6 +164,14 @@ def downgrade():
     with op.batch_alter_table('certificates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_certificates_serial_hex'))
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_orders_renews_certificate_id_certificates'),
+                                 type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('fk_orders_renews_order_id_orders'),
+                                 type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_orders_renews_certificate_id'))
+        batch_op.drop_index(batch_op.f('ix_orders_renews_order_id'))
+        batch_op.drop_column('renews_certificate_id')
+        batch_op.drop_column('renews_order_id')
         batch_op.drop_index(batch_op.f('ix_orders_requested_by_acme_account_id'))
         batch_op.drop_constraint(
             batch_op.f('fk_orders_requested_by_acme_account_id_acme_accounts'),

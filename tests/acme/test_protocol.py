@@ -114,6 +114,7 @@ def test_renewal_info_suggests_the_last_third_then_at_once_after_the_issuer_is_r
 
 def test_replaces_records_the_renewed_certificate(app, world, acme_client: Client,
                                                    jobs) -> None:
+    from app.extensions import db
     from app.models import AcmeOrder, Certificate
 
     first = _issue(acme_client, jobs, "www.example.com")
@@ -124,6 +125,9 @@ def test_replaces_records_the_renewed_certificate(app, world, acme_client: Clien
         old = next(c for c in renewed if int(c.serial_hex, 16) == first.serial_number)
         new_order = AcmeOrder.query.filter(AcmeOrder.replaces_certificate_id.isnot(None)).one()
         assert new_order.replaces_certificate_id == old.id
+        renewal = db.session.get(Order, new_order.order_id)
+        assert renewal.renews_certificate_id == old.id
+        assert renewal.renews_order_id == old.order_id
     again = acme_client.new_order("www.example.com", replaces=_ari_id(first))
     assert problem_type(again) == "alreadyReplaced"
 
