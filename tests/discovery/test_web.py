@@ -41,6 +41,8 @@ def test_upload_a_bundle_and_see_a_result_per_certificate(app, admin_client, end
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "1 certificate added, 1 already known, 1 kept as chain, 0 refused" in html
+    # The scan form beside it keeps its default (save for the re-scan: on).
+    assert re.search(r'<input checked[^>]*name="save"|name="save"[^>]*checked', html)
     assert 'data-result="chain"' in html and "Appears earlier in this upload" in html
     assert _count(app, Certificate) == 1
 
