@@ -90,8 +90,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "DISCOVERY_SCAN_TIMEOUT_SECONDS": float(os.environ.get(
             "DISCOVERY_SCAN_TIMEOUT_SECONDS", "10")),
         "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
-        "DISCOVERY_RESCAN_INTERVAL_HOURS": float(os.environ.get(
-            "DISCOVERY_RESCAN_INTERVAL_HOURS", "24")),
+        # The scheduled re-scan of saved endpoints (task discovery-rescan): daily.
+        "DISCOVERY_RESCAN_SECONDS": float(os.environ.get("DISCOVERY_RESCAN_SECONDS",
+                                                         str(24 * 3600))),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",

@@ -273,6 +273,13 @@ def rescan_saved_targets() -> DiscoveryScan | None:
     return scan
 
 
+def rescan_task() -> dict[str, Any]:
+    """The scheduled task's entry point: a JSON-friendly summary of what was started."""
+    scan = rescan_saved_targets()
+    return {"scan_id": str(scan.id) if scan else None,
+            "endpoints": len(scan.results) if scan else 0}
+
+
 # ---- reading -----------------------------------------------------------------------------
 
 def get_scan(scan_id: str) -> DiscoveryScan:

@@ -181,4 +181,6 @@ def test_the_rescan_of_saved_targets_notices_a_changed_certificate(ctx, jobs, en
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "discovery.endpoint_changed"))
     assert event.details["previous_fingerprint"] == result.previous_fingerprint
-    assert discovery_scan.rescan_saved_targets() is not None   # nothing left running
+    summary = discovery_scan.rescan_task()           # nothing left running: a new scan
+    assert summary["scan_id"] and summary["endpoints"] == 1
+    assert discovery_scan.rescan_task() == {"scan_id": None, "endpoints": 0}  # one at a time
