@@ -1,6 +1,9 @@
 """Scans of real TLS servers on loopback (Python ``ssl``) and of endpoints that fail."""
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -183,4 +186,10 @@ def test_the_rescan_of_saved_targets_notices_a_changed_certificate(ctx, jobs, en
     assert event.details["previous_fingerprint"] == result.previous_fingerprint
     summary = discovery_scan.rescan_task()           # nothing left running: a new scan
     assert summary["scan_id"] and summary["endpoints"] == 1
-    assert discovery_scan.rescan_task() == {"scan_id": None, "endpoints": 0}  # one at a time
+    assert discovery_scan.rescan_task()["scan_id"] is None      # one at a time
+    # ... unless the one under way is older than half a period: its job was lost.
+    stuck = db.session.get(DiscoveryScan, uuid.UUID(summary["scan_id"]))
+    stuck.created_at = stuck.created_at - timedelta(hours=13)
+    db.session.commit()
+    again = discovery_scan.rescan_task()
+    assert again["scan_id"] and again["requeued"] == 1   # the stuck one was sent again

@@ -88,7 +88,8 @@ def scan(scan_id: str) -> Response:
     found = discovery_scan.get_scan(scan_id)
     done, total = discovery_scan.progress(found)
     return no_store(render_page("discovery/scan.html", "discovery/_scan_results.html",
-                                scan=found, done=done, total=total))
+                                scan=found, done=done, total=total,
+                                stalled=discovery_scan.stalled_reason(found)))
 
 
 @bp.errorhandler(RequestEntityTooLarge)
