@@ -102,8 +102,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "DISCOVERY_SCAN_TIMEOUT_SECONDS": float(os.environ.get(
             "DISCOVERY_SCAN_TIMEOUT_SECONDS", "10")),
         "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
-        "DISCOVERY_RESCAN_INTERVAL_HOURS": float(os.environ.get(
-            "DISCOVERY_RESCAN_INTERVAL_HOURS", "24")),
+        # The scheduled re-scan of saved endpoints (task discovery-rescan): daily.
+        "DISCOVERY_RESCAN_SECONDS": float(os.environ.get("DISCOVERY_RESCAN_SECONDS",
+                                                         str(24 * 3600))),
         # Revocation (services/revocation*.py): the http:// base URL new certificates point
         # their CRL DP and AIA at (required in production), and how long CRLs and OCSP
         # responses are valid (re-signed at half-life; a root's much longer).
