@@ -11,7 +11,7 @@ from app.domain.request import CertificateRequest
 from app.models import Order
 from app.services import alerts, order_queries, orders, wizard
 from app.services.requesters import requester_for_user
-from app.web.htmx import no_store, render_page
+from app.web.htmx import is_htmx, no_store, render_page
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -24,13 +24,17 @@ def _order(order_id: str) -> Order:
 @login_required
 def index() -> Response:
     filters = order_queries.OrderFilters.from_args(request.args)
-    rows, next_cursor = order_queries.page_of_orders(
-        current_user, filters, request.args.get("before"), current_app.config["PAGE_SIZE"])
-    partial = "orders/_cards.html" if request.args.get("part") == "cards" \
-        else "orders/_results.html"
+    cards_only = request.args.get("part") == "cards"
+    # An htmx request renders one partial: query only what it shows (the cards poll).
+    rows, next_cursor = ([], None) if cards_only and is_htmx() else \
+        order_queries.page_of_orders(current_user, filters, request.args.get("before"),
+                                     current_app.config["PAGE_SIZE"])
+    counts = {} if is_htmx() and not cards_only else \
+        order_queries.status_counts(current_user, filters)
+    partial = "orders/_cards.html" if cards_only else "orders/_results.html"
     return no_store(render_page(
         "orders/index.html", partial, orders=rows, next_cursor=next_cursor, filters=filters,
-        counts=order_queries.status_counts(current_user, filters),
+        counts=counts,
         first_page=not request.args.get("before"), pathways=order_queries.PATHWAYS,
         types=order_queries.ORDER_TYPES, kinds=REQUESTER_KIND_LABELS))
 
