@@ -42,7 +42,10 @@ def index() -> Response:
 @bp.get("/<order_id>")
 @login_required
 def detail(order_id: str) -> Response:
-    order = _order(order_id)
+    return _detail_page(_order(order_id))
+
+
+def _detail_page(order: Order) -> Response:
     return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
                                 req=CertificateRequest.from_dict(order.request),
                                 alerts=alerts.alerts_for(order_id=order.id),
@@ -53,8 +56,16 @@ def detail(order_id: str) -> Response:
 @login_required
 def status(order_id: str) -> Response:
     """The polled fragment: reads the database only; carries its own poll trigger until
-    the order is terminal, so polling stops by itself. Same rendering as the page."""
-    return detail(order_id)
+    the order is terminal, so polling stops by itself. Same rendering as the page. A
+    finished order's fragment carries an ETag of its body and answers a matching
+    If-None-Match with 304 (kept private: it is one user's view)."""
+    order = _order(order_id)
+    response = _detail_page(order)
+    if order.is_terminal:
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.add_etag()
+        response.make_conditional(request)
+    return response
 
 
 @bp.post("/<order_id>/resubmit")
