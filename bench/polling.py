@@ -146,12 +146,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def session_cookie(base: str) -> str:
+def session_cookie(base: str, email: str = USER) -> str:
     session = requests.Session()
     token = CSRF.search(session.get(f"{base}/login", timeout=30).text)
     if not token:
         raise RuntimeError("no CSRF token on /login")
-    answer = session.post(f"{base}/login", data={"email": USER, "password": PASSWORD,
+    answer = session.post(f"{base}/login", data={"email": email, "password": PASSWORD,
                                                   "csrf_token": token.group(1)},
                           allow_redirects=False, timeout=30)
     if answer.status_code != 302:
