@@ -4,9 +4,10 @@ Builds a PostgreSQL database of its own (emptied), an active root and intermedia
 one RQ worker (``python worker.py``, the non-forking worker: its RSS is the one that
 matters) and one gunicorn gevent web worker. Then, twice — up to ``--small`` orders and up
 to ``--large`` orders in total —: submits orders through the service layer, waits until
-the worker has issued every one, and has the web worker serve one status-fragment poll per
-order (Debian's ``wrk``, 16 connections, stopping after that many responses) plus Orders
-pages; then reads ``VmRSS`` of both processes from ``/proc``.
+the worker has issued every one, and has the web worker serve status-fragment polls of
+those orders (up to 200 per 500 orders; Debian's ``wrk``, 16 connections, stopping after
+that many responses) plus Orders pages; then reads ``VmRSS`` of both processes from
+``/proc``.
 
 Goal (the scale issue): growth ≤ 5 % between the two sizes (defaults 10,000 and 100,000;
 ``--small``/``--large`` run it smaller on a busy machine). Ends with one JSON line:
@@ -46,7 +47,8 @@ from polling import session_cookie, start_gunicorn, stop
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_memory"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 GOAL_GROWTH_PERCENT = 5.0
-CHUNK = 2_000  # orders submitted, then issued, at a time
+CHUNK = 500  # orders submitted, then issued, at a time
+POLLS_PER_CHUNK = 200  # status polls of the chunk's orders served by the web worker
 
 # Each of wrk's threads stops after its share of responses.
 LUA = """
@@ -124,8 +126,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             while done < target:
                 size = min(CHUNK, target - done)
                 submit_and_wait(app, issuer, size, f"m{done}")
-                paths = [f"/orders/{i}/status" for i in order_ids(app, done)]
-                paths += ["/orders/"] * max(1, size // 100)
+                paths = [f"/orders/{i}/status"
+                         for i in order_ids(app, done)[:POLLS_PER_CHUNK]]
+                paths += ["/orders/"] * 5
                 serve(base, cookie, paths, len(paths), workdir)
                 done += size
                 print(f"  {done:,} orders: web {rss_mb(web_pid)} MB, "
