@@ -61,6 +61,11 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # directory from it and requires every JWS "url" to start with it. Empty: the
         # request's own host URL (development only).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        # Orders page status cards: counts of a set this large are shared through Redis for
+        # this many seconds (app/services/order_counts.py); 0 seconds counts every view.
+        "ORDER_COUNTS_CACHE_SECONDS": int(os.environ.get("ORDER_COUNTS_CACHE_SECONDS", "5")),
+        "ORDER_COUNTS_CACHE_MIN_ROWS": int(os.environ.get("ORDER_COUNTS_CACHE_MIN_ROWS",
+                                                          "10000")),
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
         # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
