@@ -77,6 +77,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
                                                           str(1024 * 1024))),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
+        # Lint before signing (app/pki/lint.py): "every" signature (default) or
+        # "sample:N" (one in N) for very high volumes; see docs/performance.md.
+        "LINT_BEFORE_SIGNING": os.environ.get("LINT_BEFORE_SIGNING", "every"),
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",
                                                           str(7 * 86400))),
     }

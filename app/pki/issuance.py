@@ -15,6 +15,7 @@ from cryptography import x509
 from app.pki.algorithms import hash_for
 from app.pki.errors import InvalidCAParameters, UnsupportedAlgorithm
 from app.pki.keys import PrivateKey, PublicKey, describe_key, same_public_key
+from app.pki.lint import lint_before_signing
 
 # notBefore is set slightly in the past so a relying party whose clock runs a little
 # behind ours does not reject a certificate it receives seconds after issuance.
@@ -145,7 +146,10 @@ def sign(
     """Sign a fully populated builder with the issuer's key and a digest id.
 
     RSA signatures use PKCS#1 v1.5 (cryptography's default), the scheme every relying
-    party accepts; EC signatures are ECDSA with the given digest. Raises
-    :class:`UnsupportedAlgorithm` for an unknown digest.
+    party accepts; EC signatures are ECDSA with the given digest. The same certificate is
+    first signed by a throwaway key and linted (:func:`app.pki.lint.lint_before_signing`):
+    a finding outside the allow-list raises :class:`app.pki.lint.LintRefused` and the
+    issuer's key signs nothing. Raises :class:`UnsupportedAlgorithm` for an unknown digest.
     """
+    lint_before_signing(builder, issuer_private_key, digest)
     return builder.sign(private_key=issuer_private_key, algorithm=hash_for(digest))

@@ -233,7 +233,8 @@ def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
         ip_addresses=("192.0.2.7", "2001:DB8:0:0::1"),
         emails=("Ops@Example.com",),
         key_usage=("digitalSignature", "keyEncipherment"),
-        extended_key_usage=("serverAuth", "clientAuth"),
+        # Not serverAuth: the TLS profile allows no e-mail SAN (see test_tls_profile).
+        extended_key_usage=("clientAuth", "emailProtection"),
         validity_days=90,
         digest="sha384",
     )
@@ -265,7 +266,8 @@ def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
     )
     eku = _ext(leaf, x509.ExtendedKeyUsage)
     assert not eku.critical
-    assert list(eku.value) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(eku.value) == [ExtendedKeyUsageOID.CLIENT_AUTH,
+                              ExtendedKeyUsageOID.EMAIL_PROTECTION]
     ski = _ext(leaf, x509.SubjectKeyIdentifier)
     assert not ski.critical
     assert ski.value == x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key())
