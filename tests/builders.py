@@ -27,12 +27,14 @@ def issuing_ca(app: Flask, run_jobs, validity_days: int = 730) -> str:
     from app.services import pki
 
     with app.app_context():
-        root = pki.request_root(pki.CAParameters(common_name="Test Root", algorithm="ec-256"))
+        root = pki.request_root(pki.CAParameters(common_name="Test Root", algorithm="ec-256",
+                                                 organization="Test Org", country="DE"))
         root_id = root.id
     run_jobs()
     with app.app_context():
         inter = pki.request_intermediate(
             pki.CAParameters(common_name="Test Issuing", algorithm="ec-256",
+                             organization="Test Org", country="DE",
                              validity_days=validity_days), root_id)
         inter_id = str(inter.id)
     run_jobs()

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
 from app.services import pki
-from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
+from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DIGESTS
 
 group = click.Group("pki", help="Manage the Local PKI (roots and intermediates).")
 
@@ -28,12 +28,14 @@ def ca_json(ca: CertificateAuthority) -> dict[str, object]:
 def ca_options(default_validity: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     options = [
         click.option("--cn", "common_name", required=True, help="Common name (3-64 chars)."),
-        click.option("--org", "organization"), click.option("--ou", "organizational_unit"),
-        click.option("--country"), click.option("--state"), click.option("--locality"),
+        click.option("--org", "organization", help="Organisation (O), required."),
+        click.option("--country", help="Country (C, two letters), required."),
+        click.option("--state"), click.option("--locality"),
         click.option("--algorithm", type=click.Choice(ALGORITHMS), default=DEFAULT_CA_ALGORITHM,
                      show_default=True),
-        click.option("--digest", type=click.Choice(DIGESTS), default=DEFAULT_DIGEST,
-                     show_default=True),
+        click.option("--digest", type=click.Choice(DIGESTS), default=None,
+                     help="Default: an ECDSA key's curve hash (the only one it may use), "
+                          "SHA-384 for RSA."),
         click.option("--validity-days", type=int, default=default_validity, show_default=True),
         click.option("--wait/--no-wait", default=True, show_default=True,
                      help="Wait for the worker to finish generating."),
@@ -51,7 +53,7 @@ def ca_options(default_validity: int) -> Callable[[Callable[..., Any]], Callable
 
 def _params(values: dict[str, Any]) -> pki.CAParameters:
     return pki.CAParameters(**{k: values[k] for k in (
-        "common_name", "organization", "organizational_unit", "country", "state", "locality",
+        "common_name", "organization", "country", "state", "locality",
         "algorithm", "digest", "validity_days")})
 
 
