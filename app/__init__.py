@@ -34,6 +34,7 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     _wait_for_sqlite_writers(app)
+    _tune_postgres_pool(app)
     ensure_secret_key(app.config, app.instance_path)
     from app.web import rate_limits
 
@@ -60,6 +61,20 @@ def _wait_for_sqlite_writers(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("timeout", 30)
+
+
+def _tune_postgres_pool(app: Flask) -> None:
+    """One pool per process, sized by DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW, with a
+    liveness check (a restarted PostgreSQL or PgBouncer must not fail the next request).
+    Behind PgBouncer in transaction mode psycopg must not prepare statements."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    options.setdefault("pool_size", app.config.get("DATABASE_POOL_SIZE", 5))
+    options.setdefault("max_overflow", app.config.get("DATABASE_MAX_OVERFLOW", 10))
+    options.setdefault("pool_pre_ping", True)
+    if app.config.get("DATABASE_PGBOUNCER") == "transaction":
+        options.setdefault("connect_args", {})["prepare_threshold"] = None
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -28,6 +28,13 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # The start command launches a private Redis on this socket (see README).
         "REDIS_URL": os.environ.get("REDIS_URL", f"unix://{instance / 'redis.sock'}"),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "platform"),
+        # PostgreSQL behind PgBouncer in transaction mode: set to "transaction" so psycopg
+        # never prepares statements (a prepared statement lives on one server connection,
+        # and PgBouncer hands each transaction any of them). See docs/deployment.md.
+        "DATABASE_PGBOUNCER": os.environ.get("DATABASE_PGBOUNCER", ""),
+        # SQLAlchemy's pool per process (PostgreSQL). Size it to the process's threads.
+        "DATABASE_POOL_SIZE": int(os.environ.get("DATABASE_POOL_SIZE", "5")),
+        "DATABASE_MAX_OVERFLOW": int(os.environ.get("DATABASE_MAX_OVERFLOW", "10")),
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -57,9 +57,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
     if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
         skip = pytest.mark.skip(reason="interop runs on PostgreSQL (once, in CI)")
+        only_pg = pytest.mark.skip(reason="needs PostgreSQL (runs in CI's PostgreSQL pass)")
         for item in items:
             if item.get_closest_marker("interop") is not None:
                 item.add_marker(skip)
+            elif item.get_closest_marker("postgres_only") is not None:
+                item.add_marker(only_pg)
 
 
 @pytest.fixture(scope="session")
