@@ -35,6 +35,10 @@ def issuing_ca(app: Flask, run_jobs, validity_days: int = 730) -> str:
         inter = pki.request_intermediate(
             pki.CAParameters(common_name="Test Issuing", algorithm="ec-256",
                              organization="Test Org", country="DE",
+                             # Every purpose, so tests of other rules are not refused by
+                             # the intermediate's EKU (the default is serverAuth+clientAuth).
+                             extended_key_usage=("serverAuth", "clientAuth", "codeSigning",
+                                                 "emailProtection", "timeStamping"),
                              validity_days=validity_days), root_id)
         inter_id = str(inter.id)
     run_jobs()

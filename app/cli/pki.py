@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -85,6 +86,12 @@ def create_root(wait: bool, timeout: float, as_json: bool, **values: Any) -> Non
 
 @group.command("create-intermediate")
 @click.option("--root", "root_key", required=True, help="Root id or common name.")
+@click.option("--eku", "extended_key_usage", multiple=True,
+              default=pki.DEFAULT_INTERMEDIATE_EKU, show_default=True,
+              help="An extended key usage the intermediate may certify (repeat).")
+@click.option("--permit-dns", "permitted_dns", multiple=True,
+              help="A registered domain the intermediate is name-constrained to (repeat; "
+                   "none: unconstrained).")
 @ca_options(pki.DEFAULT_INTERMEDIATE_VALIDITY_DAYS)
 @with_appcontext
 @service_errors
@@ -94,7 +101,9 @@ def create_intermediate(root_key: str, wait: bool, timeout: float, as_json: bool
     root = pki.find_ca(root_key)
     if root is None or not root.is_root:
         fail(f"No root CA '{root_key}'.", "ca.parent_unknown", as_json)
-    _finish(pki.request_intermediate(_params(values), root.id), wait, timeout, as_json)
+    params = replace(_params(values), extended_key_usage=tuple(values["extended_key_usage"]),
+                     permitted_dns=tuple(values["permitted_dns"]))
+    _finish(pki.request_intermediate(params, root.id), wait, timeout, as_json)
 
 
 @group.command("list")

@@ -8,11 +8,13 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select, update
 
+from app.domain.choices import EXTENDED_KEY_USAGES
 from app.domain.labels import ALGORITHM_LABELS
 from app.extensions import db
 from app.jobs.enqueue import enqueue
-from app.models import Certificate, CertificateAuthority, KeyExport, User
+from app.models import Certificate, CertificateAuthority, Domain, KeyExport, User
 from app.models.base import utcnow
+from app.models.domains import DOMAIN_KIND_NETWORK
 from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT, CA_PENDING
 from app.pki.algorithms import (
     ALGORITHMS,
@@ -33,6 +35,7 @@ MIN_CA_VALIDITY_DAYS = 1
 MAX_CA_VALIDITY_DAYS = 9125  # 25 years
 DEFAULT_ROOT_VALIDITY_DAYS = 3650
 DEFAULT_INTERMEDIATE_VALIDITY_DAYS = 1825
+DEFAULT_INTERMEDIATE_EKU = ("serverAuth", "clientAuth")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class CAParameters:
     # None: the algorithm's own (an ECDSA key's curve hash; SHA-384 for RSA).
     digest: str | None = None
     validity_days: int = DEFAULT_ROOT_VALIDITY_DAYS
+    # Intermediates only: the EKUs their leaves may have, and the permitted DNS subtrees
+    # (registered domains; empty: unconstrained).
+    extended_key_usage: tuple[str, ...] = DEFAULT_INTERMEDIATE_EKU
+    permitted_dns: tuple[str, ...] = ()
 
     def resolved_digest(self, signer_algorithm: str | None = None) -> str | None:
         """The digest the CA's certificate is signed with: chosen, else the signing key's
@@ -108,6 +115,27 @@ def validate_parameters(params: CAParameters, signer_algorithm: str | None = Non
     return subject
 
 
+def _check_intermediate_profile(params: CAParameters) -> tuple[list[str], list[str]]:
+    eku = list(dict.fromkeys(params.extended_key_usage))
+    unknown = [u for u in eku if u not in EXTENDED_KEY_USAGES]
+    if not eku or unknown:
+        raise ValidationFailed(
+            f"Choose the extended key usages the intermediate may certify from "
+            f"{', '.join(EXTENDED_KEY_USAGES)}.", code="ca.extended_key_usage",
+            field="extended_key_usage")
+    permitted = list(dict.fromkeys(d.strip().lower() for d in params.permitted_dns
+                                   if d.strip()))
+    registered = set(db.session.scalars(select(Domain.name).where(
+        Domain.enabled.is_(True), Domain.kind != DOMAIN_KIND_NETWORK)))
+    outside = [d for d in permitted if d not in registered]
+    if outside:
+        raise ValidationFailed(
+            f"Name constraints can only permit registered, enabled domains; "
+            f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not.",
+            code="ca.name_constraints", field="permitted_dns")
+    return eku, permitted
+
+
 def request_root(params: CAParameters, *, actor: User | None = None) -> CertificateAuthority:
     return _record_and_enqueue(params, CA_KIND_ROOT, None, actor)
 
@@ -129,10 +157,13 @@ def _record_and_enqueue(params: CAParameters, kind: str, parent: CertificateAuth
                         actor: User | None) -> CertificateAuthority:
     signer = parent.algorithm if parent is not None else None
     subject = validate_parameters(params, signer)
+    eku, permitted = (_check_intermediate_profile(params) if parent is not None
+                      else (None, None))
     ca = CertificateAuthority(
         kind=kind, parent=parent, algorithm=params.algorithm,
         digest=params.resolved_digest(signer),
         validity_days=params.validity_days, path_length=0 if parent else None,
+        extended_key_usage=eku, permitted_dns=permitted,
         created_by_id=actor.id if actor else None,
         **{f.name: getattr(subject, f.name) for f in fields(SubjectFields)})
     db.session.add(ca)
