@@ -146,7 +146,7 @@ def test_out_of_range_crypto_values_are_refused(app, user_client, jobs, crypto, 
 
 
 def test_locked_values_are_shown_and_tampering_is_refused(app, user_client, jobs) -> None:
-    issuer = issuing_ca(app, jobs)
+    issuer = issuing_ca(app, jobs, algorithm="ec-384")  # signs with SHA-384, as enforced
     add_policy(app, "Corp identity", ["*.example.com"], [
         {"action": "enforce_values", "fail": "hard", "values": {"organization": "Acme Ltd"}},
         {"action": "enforce_algorithm", "fail": "hard", "values": {"algorithm": "ec-384"}},
