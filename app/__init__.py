@@ -39,8 +39,19 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     from app.web import rate_limits
 
     rate_limits.configure(app.config)
+    _configure_lint(app)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
+
+
+def _configure_lint(app: Flask) -> None:
+    from app.config import ConfigurationError
+    from app.pki import lint
+
+    try:
+        lint.configure(app.config["LINT_BEFORE_SIGNING"])
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _wait_for_sqlite_writers(app: Flask) -> None:

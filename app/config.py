@@ -121,6 +121,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "OCSP_REFRESH_SECONDS": float(os.environ.get("OCSP_REFRESH_SECONDS", "3600")),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
+        # Lint before signing (app/pki/lint.py): "every" signature (default) or
+        # "sample:N" (one in N) for very high volumes; see docs/performance.md.
+        "LINT_BEFORE_SIGNING": os.environ.get("LINT_BEFORE_SIGNING", "every"),
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",
                                                           str(7 * 86400))),
         # Expiry monitoring (app/services/expiry.py): alert thresholds in days before

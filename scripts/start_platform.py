@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_DOMAIN = "example.com"
 DEMO_ORG = "Demo"
+# CAs need a country (CA/B Forum); XX is no ISO 3166 code, so a real one: the demo's
+# operator changes it with their own CAs.
+DEMO_COUNTRY = "DE"
 DEMO_ROOT_CA = "Demo Root CA"
 DEMO_ISSUING_CA = "Demo Issuing CA"
 
@@ -541,7 +544,7 @@ def seed_cas(supervisor: Supervisor) -> None:
     root = existing.get(DEMO_ROOT_CA)
     if root is None:
         root = flask_json(supervisor, "pki", "create-root", "--cn", DEMO_ROOT_CA,
-                          "--org", DEMO_ORG)
+                          "--org", DEMO_ORG, "--country", DEMO_COUNTRY)
         log(f"created root CA '{DEMO_ROOT_CA}' ({root['status']})")
     if DEMO_ISSUING_CA in existing:
         return
@@ -551,7 +554,8 @@ def seed_cas(supervisor: Supervisor) -> None:
         log(f"root CA '{DEMO_ROOT_CA}' is {root['status']}; not creating '{DEMO_ISSUING_CA}'")
         return
     issuing = flask_json(supervisor, "pki", "create-intermediate", "--root", DEMO_ROOT_CA,
-                         "--cn", DEMO_ISSUING_CA, "--org", DEMO_ORG)
+                         "--cn", DEMO_ISSUING_CA, "--org", DEMO_ORG,
+                         "--country", DEMO_COUNTRY)
     log(f"created intermediate CA '{DEMO_ISSUING_CA}' ({issuing['status']})")
 
 

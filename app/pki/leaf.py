@@ -33,6 +33,7 @@ from app.pki.leaf_names import common_name_as_host, subject_alt_names
 from app.pki.pointers import RevocationPointers, with_pointers
 from app.pki.subject import SubjectFields, build_name
 from app.pki.subject_keys import check_subject_key
+from app.standards.tls_profile import server_auth_problems
 
 MIN_LEAF_VALIDITY_DAYS: Final[int] = 1
 MAX_LEAF_VALIDITY_DAYS: Final[int] = 3650
@@ -136,6 +137,10 @@ class LeafProfile:
             )
         hash_for(self.digest)
         _general_names(self)  # validates every name now, not at signing time
+        for problem in server_auth_problems(self.key_usage, self.extended_key_usage,
+                                            self.emails):
+            # The same rule as intake (app.standards.tls_profile), enforced at signing.
+            raise InvalidLeafProfile(problem.message, field=problem.field)
 
 
 def _check_usages(

@@ -83,10 +83,12 @@ def _sign_with_parent(ca: CertificateAuthority, subject: SubjectFields, key: obj
     parent_key = load_private_key_pem(
         keyring.decrypt(parent.encrypted_private_key or "", ca_key_binding(parent.id)))
     parent_cert = x509.load_pem_x509_certificate(parent.certificate_pem.encode())
-    return create_intermediate_certificate(subject, key, ca.digest, ca.validity_days,
-                                           parent_cert, parent_key,
-                                           path_length=ca.path_length or 0,
-                                           pointers=pointers_for(parent.id))
+    return create_intermediate_certificate(
+        subject, key, ca.digest, ca.validity_days, parent_cert, parent_key,
+        path_length=ca.path_length or 0,
+        extended_key_usage=tuple(ca.extended_key_usage or ()),
+        permitted_dns=tuple(ca.permitted_dns or ()),
+        pointers=pointers_for(parent.id))
 
 
 def _activation_values(ca_id: uuid.UUID, cert: x509.Certificate, key_pem: bytes,
