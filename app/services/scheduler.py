@@ -34,7 +34,7 @@ from app.jobs.queue import current_worker_name, discard_job, job_is_live, worker
 from app.models import TaskRun
 from app.models.base import utcnow
 from app.models.tasks import RUN_FAILED, RUN_LOST, RUN_RUNNING, RUN_SUCCESS
-from app.services import sweeper
+from app.services import provisioning, sweeper
 from app.services.errors import NotFound, QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class Task:
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("sweep", _sweep, "SWEEP_INTERVAL_SECONDS",
          "Re-enqueue orders, CAs and CA checks whose job was lost; expire unfetched keys."),
+    Task("renewals", provisioning.renewals_task, "RENEWALS_INTERVAL_SECONDS",
+         "Order what certificate profiles need (first or renewal); alert on deployments "
+         "not confirmed in time."),
 )}
 
 
