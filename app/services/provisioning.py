@@ -247,9 +247,9 @@ def run_renewals(now: datetime | None = None) -> RenewalRun:
 
 
 def renewals_task() -> dict[str, Any]:
-    """What the scheduler's ``renewals`` task runs for target systems (and ``flask
-    targets renew-due`` by hand): the orders profiles need now, then the
-    ``renewed_not_deployed`` alerts whose time has passed."""
+    """The scheduler's ``renewals`` task (``flask lifecycle run-now renewals``): the
+    orders profiles need now, then the ``renewed_not_deployed`` alerts whose time has
+    passed."""
     run = run_renewals()
     raised = deployments.raise_overdue()
     return {"initial": run.initial, "renewals": run.renewals, "refused": run.refused,
