@@ -39,8 +39,19 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     from app.web import rate_limits
 
     rate_limits.configure(app.config)
+    _configure_lint(app)
     if app.config["APP_ENV"] != "production":
         logging.basicConfig(level=logging.INFO)
+
+
+def _configure_lint(app: Flask) -> None:
+    from app.config import ConfigurationError
+    from app.pki import lint
+
+    try:
+        lint.configure(app.config["LINT_BEFORE_SIGNING"])
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _wait_for_sqlite_writers(app: Flask) -> None:
@@ -128,6 +139,7 @@ def _register_blueprints(app: Flask) -> None:
         http01,
         orders,
         pki,
+        pki_public,
         policy_test,
         targets,
         wizard,
@@ -137,6 +149,8 @@ def _register_blueprints(app: Flask) -> None:
                    admin_domains, admin_policies, pki, admin_providers, admin_audit, couriers,
                    csr, http01, discovery, admin_notifications, admin_acme, bridges, targets):
         app.register_blueprint(module.bp)
+    csrf.exempt(pki_public.bp)  # relying parties POST OCSP requests: nothing to forge
+    app.register_blueprint(pki_public.bp)
     csrf.exempt(api.bp)  # the couriers' JSON API: bearer tokens instead of CSRF tokens
     app.register_blueprint(api.bp)
     csrf.exempt(acme.bp)  # the ACME server: every POST is a signed JWS with a nonce

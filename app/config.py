@@ -61,6 +61,11 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # directory from it and requires every JWS "url" to start with it. Empty: the
         # request's own host URL (development only).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        # Orders page status cards: counts of a set this large are shared through Redis for
+        # this many seconds (app/services/order_counts.py); 0 seconds counts every view.
+        "ORDER_COUNTS_CACHE_SECONDS": int(os.environ.get("ORDER_COUNTS_CACHE_SECONDS", "5")),
+        "ORDER_COUNTS_CACHE_MIN_ROWS": int(os.environ.get("ORDER_COUNTS_CACHE_MIN_ROWS",
+                                                          "10000")),
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
         # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",
@@ -106,10 +111,23 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "DISCOVERY_SCAN_TIMEOUT_SECONDS": float(os.environ.get(
             "DISCOVERY_SCAN_TIMEOUT_SECONDS", "10")),
         "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
-        "DISCOVERY_RESCAN_INTERVAL_HOURS": float(os.environ.get(
-            "DISCOVERY_RESCAN_INTERVAL_HOURS", "24")),
+        # The scheduled re-scan of saved endpoints (task discovery-rescan): daily.
+        "DISCOVERY_RESCAN_SECONDS": float(os.environ.get("DISCOVERY_RESCAN_SECONDS",
+                                                         str(24 * 3600))),
+        # Revocation (services/revocation*.py): the http:// base URL new certificates point
+        # their CRL DP and AIA at (required in production), and how long CRLs and OCSP
+        # responses are valid (re-signed at half-life; a root's much longer).
+        "PKI_BASE_URL": os.environ.get("PKI_BASE_URL", ""),
+        "CRL_NEXT_UPDATE_DAYS": float(os.environ.get("CRL_NEXT_UPDATE_DAYS", "7")),
+        "OCSP_NEXT_UPDATE_DAYS": float(os.environ.get("OCSP_NEXT_UPDATE_DAYS", "4")),
+        "ROOT_NEXT_UPDATE_DAYS": float(os.environ.get("ROOT_NEXT_UPDATE_DAYS", "365")),
+        "CRL_REFRESH_SECONDS": float(os.environ.get("CRL_REFRESH_SECONDS", "3600")),
+        "OCSP_REFRESH_SECONDS": float(os.environ.get("OCSP_REFRESH_SECONDS", "3600")),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
+        # Lint before signing (app/pki/lint.py): "every" signature (default) or
+        # "sample:N" (one in N) for very high volumes; see docs/performance.md.
+        "LINT_BEFORE_SIGNING": os.environ.get("LINT_BEFORE_SIGNING", "every"),
         "PROVIDER_MAX_WAIT_SECONDS": float(os.environ.get("PROVIDER_MAX_WAIT_SECONDS",
                                                           str(7 * 86400))),
         # Expiry monitoring (app/services/expiry.py): alert thresholds in days before

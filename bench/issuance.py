@@ -95,11 +95,13 @@ def set_up_pki(app) -> str:
         users.create_user(ADMIN, role="super_admin", password="correct horse battery staple")
         domains.add_domain("example.com")
         root_id = pki.request_root(pki.CAParameters(common_name="Bench Root",
+                                                    organization="Bench", country="DE",
                                                     algorithm="ec-256")).id
     build_worker(app, name=f"bench-setup-{uuid.uuid4().hex[:6]}").work(burst=True)
     with app.app_context():
         inter = pki.request_intermediate(pki.CAParameters(
-            common_name="Bench Issuing", algorithm="ec-256", validity_days=365), root_id)
+            common_name="Bench Issuing", organization="Bench", country="DE",
+            algorithm="ec-256", validity_days=365), root_id)
         inter_id = str(inter.id)
     build_worker(app, name=f"bench-setup-{uuid.uuid4().hex[:6]}").work(burst=True)
     with app.app_context():

@@ -10,12 +10,14 @@ an administrator (who sees every order), server side (``ServerTimer`` around the
 - ``search``:      ``/orders/?q=<fragment>`` — a common-name substring search;
 - ``page_1000``:   ``/orders/?before=<cursor>`` — the 1,000th page (cursor of row 24,975).
 
-Goal (the orders issue): p95 ≤ 50 ms for each view. Prints a table and ends with one JSON
+Goal (the scale issue): p95 ≤ 20 ms for each view (the status cards served from the
+short-lived counts cache, app/services/order_counts.py; ``*_recount`` figures give the cost
+of the recount that fills it). Prints a table and ends with one JSON
 line (``p95_ms_first_page``, ``p95_ms_filtered``, ``p95_ms_search``, ``p95_ms_page_1000``
 plus medians and CPU times). ``--reuse`` skips seeding when the database already holds
 exactly N orders from an earlier run.
 
-    .venv/bin/python bench/orders_page.py [--database-url URL] [--orders N]
+    .venv/bin/python bench/orders_page.py [--database-url URL] [--redis-url URL] [--orders N]
         [--iterations N] [--reuse]
 """
 from __future__ import annotations
@@ -35,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ServerTimer, cpu_count, loadavg, login, percentile
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_orders"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN = "bench-admin@example.com"
 USERS = 200
 BATCH = 100_000
-GOAL_P95_MS = 50.0
+GOAL_P95_MS = 20.0
 PAGE_SIZE = 25
 SEARCH = "host-4242"
 
@@ -58,7 +61,7 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
-def build_app(url: str, instance: Path, fresh: bool):
+def build_app(url: str, instance: Path, fresh: bool, redis_url: str = DEFAULT_REDIS):
     from flask_migrate import upgrade
     from sqlalchemy import text
 
@@ -68,7 +71,8 @@ def build_app(url: str, instance: Path, fresh: bool):
     os.environ["INSTANCE_PATH"] = str(instance)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True,
                       "SECRET_KEY": "bench-" + uuid.uuid4().hex, "INSTANCE_PATH": str(instance),
-                      "APP_ENV": "development", "PAGE_SIZE": PAGE_SIZE})
+                      "APP_ENV": "development", "PAGE_SIZE": PAGE_SIZE,
+                      "REDIS_URL": redis_url})
     with app.app_context():
         if fresh:
             with db.engine.begin() as conn:
@@ -118,9 +122,9 @@ def seed(app, orders: int) -> None:
 
 
 _SEED_SQL = """
-INSERT INTO orders (id, type, pathway, status, common_name, request, provider,
+INSERT INTO orders (id, type, pathway, status, common_name, request, provider_id,
                     requested_by_user_id, requested_by_label, requested_by_kind,
-                    submitted_at, started_at, finished_at, error, attempts)
+                    submitted_at, started_at, finished_at, error, attempts, checks)
 SELECT md5('order-' || g)::uuid,
        'local_pki',
        (ARRAY['wizard','csr_upload','courier','wizard','courier'])[1 + g % 5],
@@ -129,7 +133,7 @@ SELECT md5('order-' || g)::uuid,
        'host-' || g || '.d' || (g % 1000) || '.example.com',
        json_build_object('common_name', 'host-' || g || '.d' || (g % 1000) || '.example.com',
                          'algorithm', 'ec-256', 'digest', 'sha256', 'validity_days', 90),
-       'builtin',
+       (SELECT id FROM certificate_providers WHERE type = 'builtin' LIMIT 1),
        :first_user + g % :users,
        'user' || (1 + g % :users) || '@example.com',
        CASE WHEN g % 5 IN (2, 4) THEN 'courier' ELSE 'user' END,
@@ -138,7 +142,7 @@ SELECT md5('order-' || g)::uuid,
        CASE WHEN g % 50 = 1 OR g % 97 = 3 THEN NULL
             ELSE now() - ((:total - g) * interval '63 seconds') + interval '2 seconds' END,
        CASE WHEN g % 20 = 2 THEN 'The provider refused the request.' ELSE NULL END,
-       1
+       1, 0
 FROM generate_series(:start + 1, :start + :size) AS g
 """
 
@@ -172,12 +176,13 @@ def measure(client, url: str, iterations: int, expect: str) -> dict[str, float]:
             "cpu_median": statistics.median(cpus), "cpu_p95": percentile(cpus, 0.95)}
 
 
-def run(url: str, orders: int, iterations: int, reuse: bool) -> dict[str, Any]:
+def run(url: str, redis_url: str, orders: int, iterations: int,
+        reuse: bool) -> dict[str, Any]:
     ensure_database(url)
     instance = Path(tempfile.mkdtemp(prefix="bench-orders-"))
-    app = build_app(url, instance, fresh=False)
+    app = build_app(url, instance, fresh=False, redis_url=redis_url)
     if not (reuse and seeded_count(app) == orders):
-        app = build_app(url, instance, fresh=True)
+        app = build_app(url, instance, fresh=True, redis_url=redis_url)
         began = time.perf_counter()
         seed(app, orders)
         print(f"seeded {orders:,} orders in {time.perf_counter() - began:.0f} s",
@@ -203,6 +208,13 @@ def run(url: str, orders: int, iterations: int, reuse: bool) -> dict[str, Any]:
         figures[f"p50_ms_{name}"] = round(result["median"], 2)
         figures[f"cpu_p95_ms_{name}"] = round(result["cpu_p95"], 2)
     worst = max(figures[f"p95_ms_{name}"] for name in views)
+    # What one recount of the cards costs (paid once per ORDER_COUNTS_CACHE_SECONDS per
+    # filter set when the set is large; every view when the cache is off).
+    app.config["ORDER_COUNTS_CACHE_SECONDS"] = 0
+    for name in ("first_page", "filtered"):
+        result = measure(client, views[name][0], 3, views[name][1])
+        print(f"{name + ' recount':<12} {result['median']:>10.2f} {result['p95']:>8.2f}")
+        figures[f"p50_ms_{name}_recount"] = round(result["median"], 2)
     print(f"\nGOAL {'MET' if worst <= GOAL_P95_MS else 'MISSED'}: worst p95 {worst:.1f} ms "
           f"(goal ≤ {GOAL_P95_MS:.0f} ms)")
     figures.update(orders=orders, iterations=iterations, database="postgresql",
@@ -214,6 +226,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL,
                         help="a PostgreSQL database of its own (created if missing; emptied)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS,
+                        help="Redis for the status-card counts cache")
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--reuse", action="store_true",
@@ -221,7 +235,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         sys.exit("the Orders page benchmark runs on PostgreSQL")
-    print(json.dumps(run(args.database_url, args.orders, args.iterations, args.reuse)))
+    print(json.dumps(run(args.database_url, args.redis_url, args.orders, args.iterations,
+                         args.reuse)))
 
 
 if __name__ == "__main__":

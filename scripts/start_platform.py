@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_ADMIN_EMAIL = "admin@example.com"
 DEMO_DOMAIN = "example.com"
 DEMO_ORG = "Demo"
+# CAs need a country (CA/B Forum); XX is no ISO 3166 code, so a real one: the demo's
+# operator changes it with their own CAs.
+DEMO_COUNTRY = "DE"
 DEMO_ROOT_CA = "Demo Root CA"
 DEMO_ISSUING_CA = "Demo Issuing CA"
 
@@ -54,6 +57,8 @@ environment variables:
   INSTANCE_PATH   instance directory (secrets, SQLite file, Redis socket);
                   default: {REPO / 'instance'}
   PORT            web port when --port is not given (default 5000)
+  PKI_BASE_URL    the plain-http base URL new certificates carry for their CRL and
+                  OCSP (default: this start's own URL, e.g. http://127.0.0.1:5000)
   KEY_ENCRYPTION_KEYS
                   passed to the worker only, never to the web server; default: generated
                   into <instance>/worker/key-encryption-keys (folder mode 0700)
@@ -161,6 +166,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     env["FLASK_APP"] = "app"
     # Child output goes through a pipe; unbuffered, it shows up as it happens.
     env["PYTHONUNBUFFERED"] = "1"
+    # New certificates point their CRL and OCSP URLs here (plain http; set PKI_BASE_URL to
+    # the address relying parties reach when it is not this one).
+    env.setdefault("PKI_BASE_URL", Settings(
+        host=args.host, port=args.port, demo=False, instance=instance, launch_redis=False,
+        env={}, worker_env={}).url.rstrip("/"))
     password = None
     if launch_redis:
         password = read_or_create_secret(instance / "redis-password")
@@ -534,7 +544,7 @@ def seed_cas(supervisor: Supervisor) -> None:
     root = existing.get(DEMO_ROOT_CA)
     if root is None:
         root = flask_json(supervisor, "pki", "create-root", "--cn", DEMO_ROOT_CA,
-                          "--org", DEMO_ORG)
+                          "--org", DEMO_ORG, "--country", DEMO_COUNTRY)
         log(f"created root CA '{DEMO_ROOT_CA}' ({root['status']})")
     if DEMO_ISSUING_CA in existing:
         return
@@ -544,7 +554,8 @@ def seed_cas(supervisor: Supervisor) -> None:
         log(f"root CA '{DEMO_ROOT_CA}' is {root['status']}; not creating '{DEMO_ISSUING_CA}'")
         return
     issuing = flask_json(supervisor, "pki", "create-intermediate", "--root", DEMO_ROOT_CA,
-                         "--cn", DEMO_ISSUING_CA, "--org", DEMO_ORG)
+                         "--cn", DEMO_ISSUING_CA, "--org", DEMO_ORG,
+                         "--country", DEMO_COUNTRY)
     log(f"created intermediate CA '{DEMO_ISSUING_CA}' ({issuing['status']})")
 
 

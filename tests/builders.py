@@ -19,20 +19,28 @@ def add_domain(app: Flask, name: str, enabled: bool = True) -> int:
         return domains.add_domain(name, enabled=enabled).id
 
 
-def issuing_ca(app: Flask, run_jobs, validity_days: int = 730) -> str:
+def issuing_ca(app: Flask, run_jobs, validity_days: int = 730,
+               algorithm: str = "ec-256") -> str:
     """A root and an intermediate made by the real worker; returns the intermediate id.
     The default validity outlives the requests' default (365 days), so requests are not
     cut at the intermediate's notAfter (``validity.clamped_to_issuer``) unless a test
-    asks for it."""
+    asks for it. ``algorithm`` is the intermediate's: an ECDSA one signs leaves with its
+    curve's hash only (P-384: SHA-384)."""
     from app.services import pki
 
     with app.app_context():
-        root = pki.request_root(pki.CAParameters(common_name="Test Root", algorithm="ec-256"))
+        root = pki.request_root(pki.CAParameters(common_name="Test Root", algorithm="ec-256",
+                                                 organization="Test Org", country="DE"))
         root_id = root.id
     run_jobs()
     with app.app_context():
         inter = pki.request_intermediate(
-            pki.CAParameters(common_name="Test Issuing", algorithm="ec-256",
+            pki.CAParameters(common_name="Test Issuing", algorithm=algorithm,
+                             organization="Test Org", country="DE",
+                             # Every purpose, so tests of other rules are not refused by
+                             # the intermediate's EKU (the default is serverAuth+clientAuth).
+                             extended_key_usage=("serverAuth", "clientAuth", "codeSigning",
+                                                 "emailProtection", "timeStamping"),
                              validity_days=validity_days), root_id)
         inter_id = str(inter.id)
     run_jobs()

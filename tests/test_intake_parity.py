@@ -80,7 +80,8 @@ def generated_cases() -> list[Refused]:
                 key_usage=("digitalSignature", "keyAgreement")),
         Refused("timeStamping with another purpose",
                 "extended_key_usage.time_stamping_exclusive",
-                extended_key_usage=("serverAuth", "timeStamping")),
+                # Not serverAuth: the TLS profile would add its own refusal.
+                extended_key_usage=("clientAuth", "timeStamping")),
     ]
     return cases
 

@@ -1,4 +1,5 @@
-"""``flask certificates …``: lifecycle actions on issued certificates (SPEC 10)."""
+"""``flask certificates …``: lifecycle actions on issued certificates (SPEC 10): renew,
+revoke (same service and JSON as the courier API) and the expiry scan."""
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ from flask.cli import with_appcontext
 
 from app.cli.output import emit, fail, json_option, service_errors
 from app.models import Certificate
-from app.services import renewals
+from app.services import renewals, revocation
 from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected
 
-group = click.Group("certificates", help="Certificates: renewal and the expiry scan.")
+group = click.Group("certificates", help="Certificates: renewal, revocation and the expiry scan.")
 
 
 def _read_csr(path: Path | None, as_json: bool) -> bytes | None:
@@ -79,3 +80,18 @@ def expiry_scan(as_json: bool) -> None:
                           f"({', '.join(f'{k} {v}' for k, v in report['alerts'].items())}); "
                           f"queued {report['emails']} e-mails and "
                           f"{report['webhook_deliveries']} webhook deliveries.")
+
+
+@group.command("revoke")
+@click.argument("certificate_id")
+@click.option("--reason", required=True,
+              help="RFC 5280 reason: " + ", ".join(revocation.CERTIFICATE_REASONS) + ".")
+@json_option
+@with_appcontext
+@service_errors
+def revoke(certificate_id: str, reason: str, as_json: bool) -> None:
+    """Revoke a certificate (final): at once for the Local PKI, sent to its CA otherwise."""
+    certificate = revocation.certificate_by_id(certificate_id)
+    result = revocation.revoke_certificate(certificate, reason, actor_label="cli")
+    emit(as_json, result.as_dict(),
+         f"{certificate.common_name} ({certificate.serial_hex}): {result.status}")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -11,8 +12,8 @@ from app.cli.output import emit, fail, json_option, service_errors
 from app.extensions import db
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
-from app.services import pki
-from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
+from app.services import pki, revocation
+from app.services.pki import ALGORITHMS, DEFAULT_CA_ALGORITHM, DIGESTS
 
 group = click.Group("pki", help="Manage the Local PKI (roots and intermediates).")
 
@@ -28,12 +29,14 @@ def ca_json(ca: CertificateAuthority) -> dict[str, object]:
 def ca_options(default_validity: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     options = [
         click.option("--cn", "common_name", required=True, help="Common name (3-64 chars)."),
-        click.option("--org", "organization"), click.option("--ou", "organizational_unit"),
-        click.option("--country"), click.option("--state"), click.option("--locality"),
+        click.option("--org", "organization", help="Organisation (O), required."),
+        click.option("--country", help="Country (C, two letters), required."),
+        click.option("--state"), click.option("--locality"),
         click.option("--algorithm", type=click.Choice(ALGORITHMS), default=DEFAULT_CA_ALGORITHM,
                      show_default=True),
-        click.option("--digest", type=click.Choice(DIGESTS), default=DEFAULT_DIGEST,
-                     show_default=True),
+        click.option("--digest", type=click.Choice(DIGESTS), default=None,
+                     help="Default: an ECDSA key's curve hash (the only one it may use), "
+                          "SHA-384 for RSA."),
         click.option("--validity-days", type=int, default=default_validity, show_default=True),
         click.option("--wait/--no-wait", default=True, show_default=True,
                      help="Wait for the worker to finish generating."),
@@ -51,7 +54,7 @@ def ca_options(default_validity: int) -> Callable[[Callable[..., Any]], Callable
 
 def _params(values: dict[str, Any]) -> pki.CAParameters:
     return pki.CAParameters(**{k: values[k] for k in (
-        "common_name", "organization", "organizational_unit", "country", "state", "locality",
+        "common_name", "organization", "country", "state", "locality",
         "algorithm", "digest", "validity_days")})
 
 
@@ -83,6 +86,12 @@ def create_root(wait: bool, timeout: float, as_json: bool, **values: Any) -> Non
 
 @group.command("create-intermediate")
 @click.option("--root", "root_key", required=True, help="Root id or common name.")
+@click.option("--eku", "extended_key_usage", multiple=True,
+              default=pki.DEFAULT_INTERMEDIATE_EKU, show_default=True,
+              help="An extended key usage the intermediate may certify (repeat).")
+@click.option("--permit-dns", "permitted_dns", multiple=True,
+              help="A registered domain the intermediate is name-constrained to (repeat; "
+                   "none: unconstrained).")
 @ca_options(pki.DEFAULT_INTERMEDIATE_VALIDITY_DAYS)
 @with_appcontext
 @service_errors
@@ -92,7 +101,9 @@ def create_intermediate(root_key: str, wait: bool, timeout: float, as_json: bool
     root = pki.find_ca(root_key)
     if root is None or not root.is_root:
         fail(f"No root CA '{root_key}'.", "ca.parent_unknown", as_json)
-    _finish(pki.request_intermediate(_params(values), root.id), wait, timeout, as_json)
+    params = replace(_params(values), extended_key_usage=tuple(values["extended_key_usage"]),
+                     permitted_dns=tuple(values["permitted_dns"]))
+    _finish(pki.request_intermediate(params, root.id), wait, timeout, as_json)
 
 
 @group.command("list")
@@ -112,3 +123,20 @@ def requeue(as_json: bool) -> None:
     """Re-enqueue CAs left pending (e.g. Redis was down when they were requested)."""
     count = pki.requeue_pending()
     emit(as_json, {"requeued": count}, f"Re-enqueued {count} pending CA(s).")
+
+
+@group.command("revoke")
+@click.argument("ca")
+@click.option("--reason", required=True,
+              help="RFC 5280 reason: " + ", ".join(revocation.CA_REASONS) + ".")
+@json_option
+@with_appcontext
+@service_errors
+def revoke(ca: str, reason: str, as_json: bool) -> None:
+    """Revoke an intermediate CA by id or name (final; its root's CRL lists it)."""
+    found = pki.find_ca(ca)
+    if found is None:
+        fail(f"No CA '{ca}'.", "ca.not_found", as_json)
+        return
+    revocation.revoke_ca(found, reason)
+    emit(as_json, ca_json(found), f"{found.kind} '{found.common_name}' revoked ({reason})")

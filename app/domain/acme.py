@@ -28,7 +28,7 @@ PROBLEM_STATUS = {
 }
 
 
-@dataclass
+@dataclass(eq=False)  # an exception: compared and hashed by identity
 class Problem(Exception):
     """An RFC 7807 problem document with an ACME error type (``type`` without the
     namespace). ``violations`` are the platform's ``[{code, field, message}]``."""

@@ -10,7 +10,9 @@ Codes: ``name.invalid``, ``name.missing``, ``name.not_registered``,
 :class:`NameScope` carries), ``sans.too_many``, ``algorithm.unknown``,
 ``digest.unknown``, ``validity.out_of_range``, ``key_usage.unknown``,
 ``key_usage.ec_encipherment``, ``key_usage.rsa_agreement``,
-``extended_key_usage.time_stamping_exclusive``, ``csr.weak_key``,
+``extended_key_usage.time_stamping_exclusive``, ``csr.weak_key``, the TLS profile's
+``tls.extended_key_usage``, ``tls.email_san``, ``tls.digital_signature``,
+``tls.key_usage`` (hard) and ``tls.p521_key`` (soft),
 ``csr.unsupported_key``, and the subject codes of :mod:`app.domain.subject_values`.
 
 :func:`check_request_values` is the one request-values check: every channel runs it
@@ -47,6 +49,7 @@ from app.domain.names import (
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.subject_values import check_subject_values
+from app.standards.tls_profile import server_auth_problems
 
 __all__ = [
     "MAX_RSA_BITS",
@@ -322,9 +325,25 @@ def check_request_values(request: CertificateRequest) -> list[Violation]:
             "timeStamping.", "extended_key_usage",
             actual=", ".join(request.extended_key_usage)))
     found += check_subject_values(request)
+    found += check_tls_profile(request)
     problem = _csr_key_problem(request)
     if problem is not None:
         found.append(problem)
+    return found
+
+
+def check_tls_profile(request: CertificateRequest) -> list[Violation]:
+    """The TLS server profile for a serverAuth request (``app.standards.tls_profile``, the
+    same rule the PKI core applies at signing), and a soft warning for a P-521 key, which
+    major browsers do not accept in TLS. Other EKU combinations keep the general rules."""
+    found = [_violation(p.code, p.message, p.field) for p in server_auth_problems(
+        request.key_usage, request.extended_key_usage, request.emails)]
+    if "serverAuth" in request.extended_key_usage and request.key_family() == "ecdsa" \
+            and request.key_bits() == 521:
+        found.append(Violation(
+            code="tls.p521_key", field="algorithm", severity="soft",
+            message="Major browsers do not accept P-521 keys in TLS (Chrome, Safari); "
+                    "choose P-256 or P-384 for a server that browsers visit."))
     return found
 
 

@@ -37,10 +37,15 @@ JOBS: dict[str, str] = {
     "send_email": "app.jobs.notifications.send_email",
     "deliver_webhook": "app.jobs.notifications.deliver_webhook",
     "run_task": "app.jobs.tasks.run_task",
+    "issue_crl": "app.jobs.revocation.issue_crl",
+    "sign_certificate_ocsp": "app.jobs.revocation.sign_certificate_ocsp",
+    "sign_intermediate_ocsp": "app.jobs.revocation.sign_intermediate_ocsp",
+    "revoke_at_provider": "app.jobs.revocation.revoke_at_provider",
 }
 #: Every job callback (RQ calls it in the worker after a job's attempt).
 CALLBACKS: dict[str, str] = {
     "issue_order_failed": "app.jobs.orders.on_issue_failure",
+    "revoke_at_provider_failed": "app.jobs.revocation.on_revoke_failure",
 }
 ALLOWED_JOBS: frozenset[str] = frozenset(JOBS.values())
 ALLOWED_CALLBACKS: frozenset[str] = frozenset(CALLBACKS.values())

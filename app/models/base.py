@@ -34,8 +34,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 #: index behind the Orders page's common-name search is PostgreSQL's (migration 0005_w2), as
 #: are the inventory's name-search indexes (migration 0010_w14).
 MIGRATION_ONLY_INDEXES = frozenset({"ix_orders_common_name_trgm",
-                                    "ix_certificates_common_name_trgm",
-                                    "ix_certificates_sans_trgm"})
+                                    "ix_certificates_names_trgm"})
 
 
 def include_in_autogenerate(obj: object, name: str | None, type_: str, reflected: bool,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -66,9 +66,6 @@ class Certificate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Discovery: when a scan last saw it served anywhere (its locations say where).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # The expiry scan's bookkeeping: the tightest threshold (days; 0 = expired) already
-    # alerted, so each threshold is raised once and the scan reads only what is due.
-    expiry_alert_days: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
     order: Mapped[Order | None] = relationship(back_populates="certificate",
                                                foreign_keys=[order_id])

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -40,6 +41,10 @@ class CertificateAuthority(db.Model):
     digest: Mapped[str] = mapped_column(String(16))
     validity_days: Mapped[int] = mapped_column(Integer)
     path_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Intermediates: the EKUs they may certify (None: unrestricted, e.g. a root or a CA
+    # made before issue 12) and their permitted DNS subtrees (None/[]: unconstrained).
+    extended_key_usage: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    permitted_dns: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     status: Mapped[str] = mapped_column(String(16), default=CA_PENDING, index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

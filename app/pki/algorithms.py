@@ -24,8 +24,11 @@ DIGESTS: Final[tuple[str, ...]] = ("sha256", "sha384", "sha512")
 
 # P-384 gives ~192-bit security at a small size and fast signing, a sensible CA default.
 DEFAULT_CA_ALGORITHM: Final[str] = "ec-384"
-# SHA-256 is the digest every relying party supports; larger ones are opt-in.
+# SHA-256 is the digest every relying party supports; larger ones are opt-in (an ECDSA
+# issuer signs with its curve's hash whatever this says: app/standards/tls_profile.py).
 DEFAULT_DIGEST: Final[str] = "sha256"
+# The CA default pairs with DEFAULT_CA_ALGORITHM (P-384 signs with SHA-384).
+DEFAULT_CA_DIGEST: Final[str] = "sha384"
 
 Family = Literal["rsa", "ecdsa"]
 

@@ -8,10 +8,12 @@ same :mod:`app.pki.issuance` helpers; nothing here is specific to CAs beyond the
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Final
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from app.pki.algorithms import hash_for
 from app.pki.errors import InvalidCAParameters
@@ -25,6 +27,7 @@ from app.pki.issuance import (
     validity_window,
 )
 from app.pki.keys import PrivateKey, PublicKey, same_public_key
+from app.pki.pointers import RevocationPointers, with_pointers
 from app.pki.subject import SubjectFields, build_name
 
 MIN_CA_VALIDITY_DAYS: Final[int] = 1
@@ -42,6 +45,15 @@ _CA_KEY_USAGE: Final[x509.KeyUsage] = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
+
+
+_EKUS: Final[dict[str, x509.ObjectIdentifier]] = {
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
+    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
+}
 
 
 def _check_validity_days(validity_days: int) -> None:
@@ -129,8 +141,17 @@ def create_intermediate_certificate(
     issuer_private_key: PrivateKey,
     path_length: int = 0,
     now: datetime | None = None,
+    pointers: RevocationPointers | None = None,
+    extended_key_usage: tuple[str, ...] = (),
+    permitted_dns: tuple[str, ...] = (),
 ) -> x509.Certificate:
     """Create an intermediate CA certificate signed by ``issuer_certificate``'s key.
+
+    ``extended_key_usage`` (names as in :data:`app.pki.leaf.EXTENDED_KEY_USAGES`) becomes a
+    non-critical EKU extension limiting what the CA's leaves may be used for;
+    ``permitted_dns`` a critical nameConstraints extension with those DNS subtrees
+    permitted and every IPv4/IPv6 address excluded (BR 7.1.2.10.8: a DNS-constrained CA
+    must not leave IP addresses unconstrained).
 
     Guarantees: basicConstraints cA=TRUE, pathLenConstraint=``path_length`` (critical);
     keyUsage keyCertSign + cRLSign only (critical); SKI of ``private_key``; AKI equal to
@@ -188,7 +209,21 @@ def create_intermediate_certificate(
         path_length=path_length,
         aki=authority_key_identifier_for(issuer_certificate),
     )
-    return sign(builder, issuer_private_key, digest)
+    if extended_key_usage:
+        unknown = [u for u in extended_key_usage if u not in _EKUS]
+        if unknown:
+            raise InvalidCAParameters(f"Unknown extended key usage {', '.join(unknown)}.",
+                                      field="extended_key_usage")
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([_EKUS[u] for u in extended_key_usage]), critical=False)
+    if permitted_dns:
+        builder = builder.add_extension(x509.NameConstraints(
+            permitted_subtrees=[x509.DNSName(d) for d in permitted_dns],
+            excluded_subtrees=[x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+                               x509.IPAddress(ipaddress.ip_network("::/0"))]),
+            critical=True)
+    # The root's CRL and OCSP responder, when revocation is served.
+    return sign(with_pointers(builder, pointers), issuer_private_key, digest)
 
 
 def _names_match(a: x509.Name, b: x509.Name) -> bool:

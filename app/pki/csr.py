@@ -21,10 +21,11 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from app.pki.algorithms import DEFAULT_DIGEST, hash_for
-from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey
+from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakCSRSignature
+from app.pki.key_quality import check_key_quality
 from app.pki.keys import PrivateKey
 from app.pki.subject import SubjectFields, build_name
 from app.pki.subject_keys import check_subject_key
@@ -50,6 +51,15 @@ _SUBJECT_ATTRIBUTES: Final[dict[x509.ObjectIdentifier, tuple[str, str]]] = {
     NameOID.COUNTRY_NAME: ("country", "country (C)"),
     NameOID.STATE_OR_PROVINCE_NAME: ("state", "state or province (ST)"),
     NameOID.LOCALITY_NAME: ("locality", "locality (L)"),
+}
+# Signature algorithms whose hash is broken: a CSR signed so is refused by name (the
+# signature check alone would only say "does not verify").
+_WEAK_SIGNATURES: Final[dict[x509.ObjectIdentifier, str]] = {
+    SignatureAlgorithmOID.RSA_WITH_MD5: "MD5",
+    SignatureAlgorithmOID.RSA_WITH_SHA1: "SHA-1",
+    SignatureAlgorithmOID._RSA_WITH_SHA1: "SHA-1",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA1: "SHA-1",
+    SignatureAlgorithmOID.DSA_WITH_SHA1: "SHA-1",
 }
 _OTHER_NAME_KINDS: Final[dict[type, str]] = {
     x509.UniformResourceIdentifier: "a URI",
@@ -97,8 +107,10 @@ def parse_csr(data: bytes | str) -> ParsedCSR:
     private key pasted by mistake), damaged base64, several CSRs at once, a signature
     that does not verify, an unreadable subject or extensions, more than one of any
     subject attribute above (e.g. two CNs), or a requested alternative name other than
-    DNS/IP/e-mail; :class:`WeakKey` / :class:`UnsupportedKey` for keys outside RSA
-    2048-16384 and EC P-256/P-384/P-521, naming the key type or curve.
+    DNS/IP/e-mail; :class:`WeakCSRSignature` for a CSR signed with SHA-1 or MD5;
+    :class:`WeakKey` / :class:`UnsupportedKey` for keys outside RSA 2048-16384 and EC
+    P-256/P-384/P-521, naming the key type or curve; :class:`BadKey` (a ``WeakKey``) for
+    a key that can be broken (:mod:`app.pki.key_quality`).
     """
     der, from_pem = _to_der(data)
     try:
@@ -113,6 +125,12 @@ def parse_csr(data: bytes | str) -> ParsedCSR:
             "elliptic-curve keys (P-256, P-384, P-521) are accepted."
         ) from None
     key_info = check_subject_key(public_key, "CSR")
+    weak_hash = _WEAK_SIGNATURES.get(csr.signature_algorithm_oid)
+    if weak_hash is not None:
+        raise WeakCSRSignature(
+            f"The CSR is signed with {weak_hash}, which is broken and no longer accepted; "
+            "sign it with SHA-256 or stronger (for example: openssl req -new -sha256 ...)."
+        )
     try:
         signature_ok = csr.is_signature_valid
     except (ValueError, _CryptoUnsupported):
@@ -122,6 +140,7 @@ def parse_csr(data: bytes | str) -> ParsedCSR:
             "The CSR's signature does not verify: it was altered or signed with a "
             "different key."
         )
+    check_key_quality(public_key, "CSR")
     dns_names, ip_addresses, emails, requests_ca = _requested_extensions(csr)
     return ParsedCSR(
         pem=csr.public_bytes(serialization.Encoding.PEM).decode("ascii"),

@@ -36,3 +36,11 @@ def fingerprint_sha256(certificate: x509.Certificate) -> str:
     show, so users can compare it by eye.
     """
     return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def crl_to_der(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def crl_to_pem(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.PEM)

@@ -72,6 +72,10 @@ class InvalidCSR(PkiError):
     """Bytes submitted as a certificate signing request are unreadable or inconsistent."""
 
 
+class WeakCSRSignature(InvalidCSR):
+    """A CSR signed with a broken hash (SHA-1, MD5): its self-signature proves nothing."""
+
+
 class CSRTooLarge(InvalidCSR):
     """A submitted CSR exceeds the size limit and was refused without being parsed."""
 

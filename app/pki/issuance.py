@@ -15,6 +15,8 @@ from cryptography import x509
 from app.pki.algorithms import hash_for
 from app.pki.errors import InvalidCAParameters, UnsupportedAlgorithm
 from app.pki.keys import PrivateKey, PublicKey, describe_key, same_public_key
+from app.pki.lint import lint_before_signing
+from app.standards.tls_profile import CURVE_LABELS, required_digest
 
 # notBefore is set slightly in the past so a relying party whose clock runs a little
 # behind ours does not reject a certificate it receives seconds after issuance.
@@ -139,13 +141,31 @@ def subject_key_identifier(public_key: PublicKey) -> x509.SubjectKeyIdentifier:
     return x509.SubjectKeyIdentifier.from_public_key(public_key)
 
 
+def check_issuer_digest(issuer_private_key: PrivateKey, digest: str) -> None:
+    """An ECDSA key signs with its curve's hash (P-256/SHA-256, P-384/SHA-384,
+    P-521/SHA-512; BR 7.1.3.2.2); RSA keys take any offered digest. Raises
+    :class:`UnsupportedAlgorithm` otherwise."""
+    hash_for(digest)
+    info = describe_key(issuer_private_key)
+    required = required_digest(info.family, info.bits)
+    if required is not None and digest != required:
+        raise UnsupportedAlgorithm(
+            f"The signing key is ECDSA {CURVE_LABELS[info.bits]}, so it signs with "
+            f"{required.upper().replace('SHA', 'SHA-')}, not "
+            f"{digest.upper().replace('SHA', 'SHA-')} (CA/B Forum BR 7.1.3.2.2).")
+
+
 def sign(
     builder: x509.CertificateBuilder, issuer_private_key: PrivateKey, digest: str
 ) -> x509.Certificate:
     """Sign a fully populated builder with the issuer's key and a digest id.
 
     RSA signatures use PKCS#1 v1.5 (cryptography's default), the scheme every relying
-    party accepts; EC signatures are ECDSA with the given digest. Raises
-    :class:`UnsupportedAlgorithm` for an unknown digest.
+    party accepts; EC signatures are ECDSA with the given digest. The same certificate is
+    first signed by a throwaway key and linted (:func:`app.pki.lint.lint_before_signing`):
+    a finding outside the allow-list raises :class:`app.pki.lint.LintRefused` and the
+    issuer's key signs nothing. Raises :class:`UnsupportedAlgorithm` for an unknown digest.
     """
+    check_issuer_digest(issuer_private_key, digest)
+    lint_before_signing(builder, issuer_private_key, digest)
     return builder.sign(private_key=issuer_private_key, algorithm=hash_for(digest))

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.pki.algorithms import ALGORITHMS, Family, algorithm_family, key_bits
 from app.pki.errors import InvalidKeyMaterial, UnsupportedAlgorithm
+from app.pki.key_quality import check_key_quality
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -49,13 +50,20 @@ def generate_private_key(algorithm: str) -> PrivateKey:
     """Generate a fresh private key for an id from :data:`ALGORITHMS`.
 
     RSA keys use public exponent 65537; EC keys use the NIST P-256/P-384/P-521 curves.
-    Raises :class:`UnsupportedAlgorithm` for unknown ids.
+    Raises :class:`UnsupportedAlgorithm` for unknown ids, and
+    :class:`app.pki.key_quality.BadKey` should the generator ever make a broken key.
     """
     family = algorithm_family(algorithm)
     bits = key_bits(algorithm)
+    key: PrivateKey
     if family == "rsa":
-        return rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=bits)
-    return ec.generate_private_key(_CURVES[bits]())
+        key = rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=bits)
+    else:
+        key = ec.generate_private_key(_CURVES[bits]())
+    # An assertion: the platform's own keys pass the same quality checks as users' keys
+    # (a broken generator would be caught here, before anything certifies the key).
+    check_key_quality(key, "generated")
+    return key
 
 
 def private_key_to_pem(private_key: PrivateKey) -> bytes:

@@ -30,8 +30,10 @@ from app.pki.issuance import (
 )
 from app.pki.keys import PrivateKey, PublicKey, same_public_key
 from app.pki.leaf_names import common_name_as_host, subject_alt_names
+from app.pki.pointers import RevocationPointers, with_pointers
 from app.pki.subject import SubjectFields, build_name
 from app.pki.subject_keys import check_subject_key
+from app.standards.tls_profile import server_auth_problems
 
 MIN_LEAF_VALIDITY_DAYS: Final[int] = 1
 MAX_LEAF_VALIDITY_DAYS: Final[int] = 3650
@@ -135,6 +137,10 @@ class LeafProfile:
             )
         hash_for(self.digest)
         _general_names(self)  # validates every name now, not at signing time
+        for problem in server_auth_problems(self.key_usage, self.extended_key_usage,
+                                            self.emails):
+            # The same rule as intake (app.standards.tls_profile), enforced at signing.
+            raise InvalidLeafProfile(problem.message, field=problem.field)
 
 
 def _check_usages(
@@ -183,6 +189,7 @@ def issue_leaf(
     issuer_certificate: x509.Certificate,
     issuer_private_key: PrivateKey,
     now: datetime | None = None,
+    pointers: RevocationPointers | None = None,
 ) -> x509.Certificate:
     """Issue an end-entity certificate for ``public_key`` signed by the issuing CA.
 
@@ -266,6 +273,7 @@ def issue_leaf(
         .add_extension(subject_key_identifier(public_key), critical=False)
         .add_extension(authority_key_identifier_for(issuer_certificate), critical=False)
     )
+    builder = with_pointers(builder, pointers)  # CRL DP and AIA, when revocation is served
     general_names = _general_names(profile)
     if general_names:
         builder = builder.add_extension(

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
-from app.pki.encoding import certificate_to_der
 from app.pki.keys import PublicKey, same_public_key
+from app.pki.lint import LintFinding, lint_certificate
 
 
 def mismatches(certificate: x509.Certificate, public_key: PublicKey, *,
@@ -52,64 +50,7 @@ def mismatches(certificate: x509.Certificate, public_key: PublicKey, *,
     return problems
 
 
-@dataclass(frozen=True)
-class LintFinding:
-    severity: str
-    code: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"severity": self.severity, "code": self.code, "message": self.message}
-
-
-@cache
-def _pkix_validator():  # type: ignore[no-untyped-def]
-    from pkilint.pkix import certificate, extension, name
-
-    return certificate.create_pkix_certificate_validator_container(
-        certificate.create_decoding_validators(name.ATTRIBUTE_TYPE_MAPPINGS,
-                                               extension.EXTENSION_MAPPINGS),
-        [certificate.create_issuer_validator_container([]),
-         certificate.create_validity_validator_container(),
-         certificate.create_subject_validator_container([]),
-         certificate.create_extensions_validator_container([]),
-         certificate.create_spki_validator_container([])])
-
-
-def _is_server_auth(certificate: x509.Certificate) -> bool:
-    try:
-        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    return ExtendedKeyUsageOID.SERVER_AUTH in usages
-
-
-def lint(certificate: x509.Certificate, minimum: str = "WARNING") -> list[LintFinding]:
-    """pkilint's RFC 5280 findings (and CA/B Forum TLS findings for a serverAuth
-    certificate) at ``minimum`` severity or worse, validators built once per process."""
-    from pkilint import finding_filter, loader
-    from pkilint.cabf import serverauth
-    from pkilint.pkix import certificate as pkix_certificate
-    from pkilint.validation import ValidationFindingSeverity
-
-    threshold = ValidationFindingSeverity[minimum]
-    der = certificate_to_der(certificate)
-    doc = loader.load_der_certificate(der, "certificate")
-    results = list(_pkix_validator().validate(doc.root))
-    if _is_server_auth(certificate):
-        kind = serverauth.determine_certificate_type(doc)
-        validator = pkix_certificate.create_pkix_certificate_validator_container(
-            serverauth.create_decoding_validators(), serverauth.create_validators(kind))
-        filtered, _ = finding_filter.filter_results(
-            serverauth.create_serverauth_finding_filters(kind),
-            validator.validate(loader.load_der_certificate(der, "certificate").root))
-        results += filtered
-    found: dict[tuple[str, str], LintFinding] = {}
-    for result in results:
-        for description in result.finding_descriptions:
-            finding = description.finding
-            if finding.severity <= threshold:
-                key = (finding.severity.name, finding.code)
-                found.setdefault(key, LintFinding(finding.severity.name, finding.code,
-                                                  (description.message or "")[:300]))
-    return sorted(found.values(), key=lambda f: (f.severity, f.code))
+def lint(certificate: x509.Certificate) -> list[LintFinding]:
+    """pkilint's findings (WARNING or worse) on a certificate a CA returned; the BR
+    certificate type is pkilint's own detection from the CA's policy OIDs."""
+    return lint_certificate(certificate, detect_type=True)

@@ -13,6 +13,7 @@ from cryptography import x509
 from app.domain.request import CertificateRequest
 from app.net.outbound import OutboundPolicy
 from app.pki.keys import PrivateKey
+from app.pki.pointers import RevocationPointers
 
 
 class ProviderError(Exception):
@@ -97,6 +98,7 @@ class IssuingCA:
     certificate: x509.Certificate
     private_key: PrivateKey
     chain: tuple[x509.Certificate, ...]      # the issuer's own issuers (the root excluded)
+    pointers: RevocationPointers | None = None   # CRL DP and AIA for what it signs
 
 
 @dataclass(frozen=True)

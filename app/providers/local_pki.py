@@ -9,6 +9,7 @@ from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
 from app.pki.errors import PkiError
 from app.pki.leaf import LeafProfile, issue_leaf
+from app.pki.lint import LintRefused
 from app.pki.subject import SubjectFields
 from app.providers.base import (
     CertificateProvider,
@@ -47,7 +48,10 @@ class LocalPKIProvider(CertificateProvider):
                 validity_days=request.validity_days or 365,
                 digest=request.digest or "sha256")
             certificate = issue_leaf(profile, csr.public_key(), issuer.certificate,
-                                     issuer.private_key)
+                                     issuer.private_key, pointers=issuer.pointers)
+        except LintRefused as exc:
+            # The CA key signed nothing: the order fails with pkilint's findings.
+            raise ProviderRejectedError(str(exc), code=LintRefused.code) from exc
         except PkiError as exc:
             raise ProviderRejectedError(str(exc)) from exc
         return SubmitResult(SubmitStatus.ISSUED, certificate=certificate,

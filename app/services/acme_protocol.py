@@ -24,6 +24,7 @@ from app.domain.request import CertificateRequest
 from app.extensions import db
 from app.models import AcmeAccount, AcmeAuthorization, AcmeOrder, AcmeServer, Certificate, Order
 from app.models.base import utcnow
+from app.services import audit
 from app.services.acme_admin import (
     activated_now,
     eab_hmac_key,
@@ -131,6 +132,9 @@ def new_account(server: AcmeServer, payload: dict[str, Any] | None, jwk: jose.JW
     account.thumbprint = print_
     account.contact = contact
     activated_now(account)
+    audit.record("acme_account.activate", resource_type="acme_account",
+                 resource_id=account.id, actor_label=f"ACME account {account.name}",
+                 details={"thumbprint": print_, "server": server.name})
     db.session.commit()
     return account, True
 
@@ -445,8 +449,14 @@ def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | N
 
     complete: CertificateRequest = with_defaults(request, first.evaluation)
 
+    replaced = db.session.get(Certificate, order.replaces_certificate_id) \
+        if order.replaces_certificate_id else None
+
     def link(platform: Order) -> None:
         platform.requested_by_acme_account_id = account.id
+        if replaced is not None:  # RFC 9773 replaces: recorded as a renewal
+            platform.renews_certificate_id = replaced.id
+            platform.renews_order_id = replaced.order_id
         order.order_id = platform.id
         order.status = "processing"
         db.session.flush()

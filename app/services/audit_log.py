@@ -20,6 +20,8 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import (
+    AcmeAccount,
+    AcmeServer,
     AuditEvent,
     Certificate,
     CertificateAlert,
@@ -197,6 +199,13 @@ def resolve_resources(events: Iterable[AuditEvent]) -> dict[tuple[str, str], Res
         by_uuid("policy", PolicyRecord, lambda p: p.name)
     if wanted.get("courier"):
         by_uuid("courier", Courier, lambda c: c.name)
+    if wanted.get("acme_server"):
+        by_uuid("acme_server", AcmeServer, lambda s: s.name)
+    if wanted.get("acme_account"):
+        for row in db.session.scalars(select(AcmeAccount).where(
+                AcmeAccount.id.in_(_uuids(wanted["acme_account"])))):
+            found[("acme_account", str(row.id))] = ResourceRef(
+                f"{row.name} ({row.server.name})", True, str(row.server_id), "acme_server")
     if wanted.get("domain"):
         for row in db.session.scalars(select(Domain).where(
                 Domain.id.in_(_ints(wanted["domain"])))):

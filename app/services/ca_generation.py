@@ -11,6 +11,7 @@ from cryptography import x509
 from sqlalchemy import update
 
 from app.extensions import db
+from app.jobs.enqueue import enqueue
 from app.models import CertificateAuthority, KeyExport
 from app.models.base import utcnow
 from app.models.pki import CA_ACTIVE, CA_FAILED, CA_PENDING
@@ -24,6 +25,7 @@ from app.pki.subject import SubjectFields
 from app.services import audit, sealed
 from app.services.key_bindings import ca_key_binding
 from app.services.keyring import load_keyring
+from app.services.pki_urls import pointers_for
 
 log = logging.getLogger(__name__)
 UNEXPECTED = "Generation failed because of an internal error; see the worker log."
@@ -59,7 +61,17 @@ def generate_ca(ca_id: str) -> str:
             "common_name": ca.common_name, "kind": ca.kind, "serial": values["serial_hex"],
             "not_after": cert.not_valid_after_utc.isoformat(timespec="seconds")})
     db.session.commit()
+    if done:
+        _publish_revocation_data(ca)
     return "activated" if done else "skipped"
+
+
+def _publish_revocation_data(ca: CertificateAuthority) -> None:
+    """A new CA's first (empty) CRL, and for an intermediate its root's OCSP answer."""
+    enqueue("issue_crl", f"crl-{ca.id}-first", str(ca.id), description="first CRL of a CA")
+    if ca.parent_id is not None:
+        enqueue("sign_intermediate_ocsp", f"ocsp-ca-{ca.id}-first", str(ca.id),
+                description="the root's OCSP response about a new intermediate")
 
 
 def _sign_with_parent(ca: CertificateAuthority, subject: SubjectFields, key: object,
@@ -71,9 +83,12 @@ def _sign_with_parent(ca: CertificateAuthority, subject: SubjectFields, key: obj
     parent_key = load_private_key_pem(
         keyring.decrypt(parent.encrypted_private_key or "", ca_key_binding(parent.id)))
     parent_cert = x509.load_pem_x509_certificate(parent.certificate_pem.encode())
-    return create_intermediate_certificate(subject, key, ca.digest, ca.validity_days,
-                                           parent_cert, parent_key,
-                                           path_length=ca.path_length or 0)
+    return create_intermediate_certificate(
+        subject, key, ca.digest, ca.validity_days, parent_cert, parent_key,
+        path_length=ca.path_length or 0,
+        extended_key_usage=tuple(ca.extended_key_usage or ()),
+        permitted_dns=tuple(ca.permitted_dns or ()),
+        pointers=pointers_for(parent.id))
 
 
 def _activation_values(ca_id: uuid.UUID, cert: x509.Certificate, key_pem: bytes,

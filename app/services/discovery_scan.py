@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timedelta
 from typing import Any
 
 from cryptography import x509
@@ -261,9 +262,14 @@ def rescan_saved_targets() -> DiscoveryScan | None:
                                  .order_by(ScanTarget.id)).all()
     if not targets:
         return None
+    # A scheduled scan still under way holds the next one back — unless it is older than
+    # half a period: then its job was lost, and it must not block re-scans for good.
+    half_period = timedelta(seconds=float(
+        current_app.config.get("DISCOVERY_RESCAN_SECONDS") or 86400) / 2)
     busy = db.session.scalar(select(DiscoveryScan.id).where(
         DiscoveryScan.trigger == TRIGGER_SCHEDULED,
-        DiscoveryScan.status.in_((SCAN_PENDING, SCAN_RUNNING))).limit(1))
+        DiscoveryScan.status.in_((SCAN_PENDING, SCAN_RUNNING)),
+        DiscoveryScan.created_at > utcnow() - half_period).limit(1))
     if busy is not None:
         return None
     entries = [str(Endpoint(t.host, t.port, t.server_name)) for t in targets]
@@ -271,6 +277,25 @@ def rescan_saved_targets() -> DiscoveryScan | None:
                        actor_label="scheduled re-scan")
     _enqueue(scan)
     return scan
+
+
+def rescan_task() -> dict[str, Any]:
+    """The scheduled task's entry point: hand scans still pending (Redis was down when they
+    were started) to the worker again, then re-scan the saved endpoints. Returns a
+    JSON-friendly summary."""
+    requeued = requeue_pending()
+    scan = rescan_saved_targets()
+    return {"scan_id": str(scan.id) if scan else None,
+            "endpoints": len(scan.results) if scan else 0, "requeued": requeued}
+
+
+def stalled_reason(scan: DiscoveryScan) -> str | None:
+    """Why a scan that should be moving is not, for its page; None while all is well."""
+    now = utcnow()
+    if scan.status == SCAN_PENDING and scan.created_at < now - timedelta(seconds=60):
+        return ("No worker has started this scan for over a minute: is the worker running? "
+                "It starts when a worker is back (the daily re-scan also sends it again).")
+    return None
 
 
 # ---- reading -----------------------------------------------------------------------------

@@ -33,6 +33,12 @@ class NotFound(ServiceError):
     status = 404
 
 
+class Forbidden(ServiceError):
+    """The caller may see the object but not do this to it."""
+
+    status = 403
+
+
 class QueueUnavailable(ServiceError):
     """The work was recorded in the database but could not be handed to a worker yet; it
     is picked up when a worker starts or on ``requeue``. ``resource_id`` names the row."""

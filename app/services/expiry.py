@@ -2,9 +2,11 @@
 
 Each certificate gets one ``CertificateAlert`` per threshold it crosses — ``expiring_30``,
 ``expiring_14``, ``expiring_7`` (``EXPIRY_ALERT_DAYS``) and ``expired`` — never twice:
-``certificates.expiry_alert_days`` remembers the tightest threshold alerted (the scan reads
-only certificates due for a tighter one, through the ``not_after`` index), and the alerts'
-unique (request_key, type) constraint backs it. A certificate first seen past several
+the alerts themselves are the bookkeeping: the scan reads the certificates in each
+threshold's window (the ``not_after`` index) that have no alert of that threshold or a
+tighter one (the alerts' ``certificate_id`` index), and the alerts' unique (request_key,
+type) constraint backs it. Nothing is written to the certificates (updating a million
+rows would rewrite every index of the inventory). A certificate first seen past several
 thresholds gets the tightest only. Revoked certificates and certificates already renewed
 (a renewal order of theirs has its certificate) are skipped.
 
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, cast, exists, insert, literal, or_, select, update
+from sqlalchemy import String, cast, exists, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -33,7 +35,7 @@ from app.models.base import UTCDateTime, utcnow
 from app.services import mailer, webhooks
 
 EXPIRED = 0
-BATCH = 2000
+BATCH = 5000
 #: Certificates listed in one e-mail (the rest are counted, the inventory has them all).
 MAX_LISTED = 200
 
@@ -88,7 +90,9 @@ def _due(level: int, wider: int | None, now: datetime) -> list[Due]:
                    Certificate.source).where(
         Certificate.revoked.is_(False),
         Certificate.not_after <= now + timedelta(days=level),
-        or_(Certificate.expiry_alert_days.is_(None), Certificate.expiry_alert_days > level),
+        ~exists(select(CertificateAlert.id).where(
+            CertificateAlert.certificate_id == Certificate.id,
+            CertificateAlert.type.in_([alert_type(t) for t in levels() if t <= level]))),
         ~_renewed())
     if level != EXPIRED:
         query = query.where(Certificate.not_after > now + timedelta(days=wider or 0))
@@ -103,8 +107,7 @@ def _message_sql(level: int) -> Any:
 
 
 def _record(due: list[Due], level: int, now: datetime) -> None:
-    """Set-based, per batch of ids: INSERT … SELECT the alerts, then the bookkeeping (two
-    statements per batch, whatever the batch size)."""
+    """Set-based: one INSERT … SELECT of the alerts per batch of ids."""
     kind = alert_type(level)
     columns = ("type", "request_key", "policy_name", "rule", "code", "message",
                "common_name", "requester_user_id", "requester_label", "order_id",
@@ -118,9 +121,6 @@ def _record(due: list[Due], level: int, now: datetime) -> None:
             Certificate.order_id, Certificate.id,
             literal(now, UTCDateTime())).where(Certificate.id.in_(ids))
         db.session.execute(insert(CertificateAlert.__table__).from_select(columns, rows))
-        db.session.execute(update(Certificate).where(Certificate.id.in_(ids))
-                           .values(expiry_alert_days=level)
-                           .execution_options(synchronize_session=False))
 
 
 def _webhook_data(c: Due, now: datetime) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from app.extensions import db
 from app.models import Domain
 from app.models.domains import DOMAIN_KIND_NETWORK
 from app.pki.csr import MAX_CSR_BYTES, ParsedCSR, parse_csr
-from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakKey
+from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakCSRSignature, WeakKey
+from app.pki.key_quality import BadKey
 from app.services.issuers import check_provider, fit_to_provider
 from app.services.policies import policy_index
 from app.services.requesters import Requester
@@ -148,14 +149,20 @@ def request_from_values(values: Mapping[str, Any], *, action: str = "certificate
 
 def parse_csr_input(data: bytes | str) -> tuple[ParsedCSR | None, list[Violation]]:
     """Parse CSR bytes (``app.pki.csr`` is the only parser) into facts or a violation
-    with a stable code: csr.too_large, csr.invalid, csr.weak_key, csr.unsupported_key."""
+    with a stable code: csr.too_large, csr.weak_signature (SHA-1/MD5), csr.invalid,
+    csr.bad_key (a key that can be broken: app/pki/key_quality.py), csr.weak_key,
+    csr.unsupported_key."""
     try:
         return parse_csr(data), []
     except CSRTooLarge as exc:
         code = "csr.too_large"
         message = str(exc)
+    except WeakCSRSignature as exc:
+        code, message = "csr.weak_signature", str(exc)
     except InvalidCSR as exc:
         code, message = "csr.invalid", str(exc)
+    except BadKey as exc:
+        code, message = "csr.bad_key", str(exc)
     except WeakKey as exc:
         code, message = "csr.weak_key", str(exc)
     except UnsupportedKey as exc:

@@ -23,6 +23,7 @@ from app.domain.policy import Violation
 from app.domain.providers import BUILTIN, EXTERNAL_CA
 from app.domain.request import CertificateRequest
 from app.extensions import db
+from app.jobs.enqueue import enqueue
 from app.models import AcmeAccount, Certificate, Courier, Order, User
 from app.models.base import utcnow
 from app.pki.csr import build_csr
@@ -286,6 +287,11 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
     except IntegrityError:
         db.session.rollback()
         return Issued(None)
+    if row.issuer_ca_id is not None:
+        # Its OCSP answer ("good") is signed at once; the ocsp-refresh task catches up
+        # when Redis is down.
+        enqueue("sign_certificate_ocsp", f"ocsp-{certificate_id}", str(certificate_id),
+                description="sign the OCSP response of a new certificate")
     return Issued(certificate_id)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.domain.issuer_fit import check_issuer_constraints, check_issuer_digest
 from app.domain.issuer_validity import validity_clamp_warning
 from app.domain.policy import Violation
 from app.domain.providers import BUILTIN, ProviderProfile, check_fit, fit_request, profile_for
@@ -31,6 +32,9 @@ class IssuerChoice:
     label: str
     not_after: datetime | None = None
     name: str = ""
+    algorithm: str | None = None
+    extended_key_usage: tuple[str, ...] | None = None
+    permitted_dns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,9 @@ class ProviderChoice:
 def issuer_choices() -> list[IssuerChoice]:
     """The Local PKI's intermediates that can sign (newest first, also the default)."""
     return [IssuerChoice(str(ca.id), ca.common_name, not_after=ca.not_after,
-                         name=ca.common_name)
+                         name=ca.common_name, algorithm=ca.algorithm,
+                         extended_key_usage=tuple(ca.extended_key_usage or ()) or None,
+                         permitted_dns=tuple(ca.permitted_dns or ()) or None)
             for ca in list_cas(CA_KIND_INTERMEDIATE) if ca.can_sign]
 
 
@@ -116,7 +122,11 @@ def _check_issuer(request: CertificateRequest) -> list[Violation]:
     if choice is not None:
         warning = validity_clamp_warning(request.validity_days, f"'{choice.name}'",
                                          choice.not_after, utcnow())
-        return [warning] if warning else []
+        label = f"'{choice.name}'"
+        return [*check_issuer_digest(request, choice.algorithm, label),
+                *check_issuer_constraints(request, choice.extended_key_usage,
+                                          choice.permitted_dns, label),
+                *([warning] if warning else [])]
     return [Violation(code="provider.unavailable", field="issuer_id",
                       message="The chosen issuing CA is not available (it may have been "
                               "removed, expired or taken offline). Choose another.")]

@@ -27,6 +27,7 @@ from app.jobs.enqueue import enqueue
 from app.models import Order
 from app.models.base import utcnow
 from app.pki.errors import PkiError
+from app.pki.lint import LintRefused
 from app.providers.base import ProviderRejectedError, ProviderTransientError
 from app.services import issuance
 from app.services.issuance import Waiting
@@ -184,7 +185,10 @@ def _fail_for(order_id: uuid.UUID, raw_id: str, exc: Exception) -> str:
     if isinstance(exc, PolicyRejected):
         return _fail(order_id, "Refused: " + " ".join(v.message for v in exc.violations))
     if isinstance(exc, ProviderRejectedError | PkiError):
-        return _fail(order_id, str(exc))
+        refused = exc if isinstance(exc, LintRefused) else exc.__cause__
+        findings = [f.to_dict() for f in refused.findings] \
+            if isinstance(refused, LintRefused) else None
+        return _fail(order_id, str(exc), lint_findings=findings)
     if isinstance(exc, JWEError):
         return _fail(order_id, "The key could not be encrypted to the courier's public key: "
                                f"{exc}")
@@ -192,10 +196,12 @@ def _fail_for(order_id: uuid.UUID, raw_id: str, exc: Exception) -> str:
     return _fail(order_id, INTERNAL_ERROR)
 
 
-def _fail(order_id: uuid.UUID, reason: str) -> str:
+def _fail(order_id: uuid.UUID, reason: str,
+          lint_findings: list[dict[str, str]] | None = None) -> str:
+    """``lint_findings``: what pkilint refused before signing, shown on the order page."""
     db.session.rollback()
     transition(order_id, OrderStatus.PROCESSING, OrderStatus.FAILED, reason,
                finished_at=utcnow(), error=reason, next_check_at=None,
-               pending_key_encrypted=None)
+               pending_key_encrypted=None, lint_findings=lint_findings)
     db.session.commit()
     return "failed"

@@ -10,6 +10,7 @@ from app.domain.orders import OrderStatus
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import Order, User
+from app.services import order_counts
 from app.services.paging import newest_first
 
 #: A renewal is not a pathway: it is any order with ``renews_order_id`` (the "renewals
@@ -77,9 +78,15 @@ def status_counts(viewer: User, filters: OrderFilters) -> dict[str, int]:
     the cards always show the whole picture for the other filters)."""
     query = _filtered(_scoped(select(Order.status, func.count(Order.id)), viewer), filters,
                       with_status=False).group_by(Order.status)
-    counts = {s.value: 0 for s in OrderStatus}
-    counts.update({status: count for status, count in db.session.execute(query)})
-    return counts
+
+    def count() -> dict[str, int]:
+        counts = {s.value: 0 for s in OrderStatus}
+        counts.update({status: n for status, n in db.session.execute(query)})
+        return counts
+
+    scope = "all" if viewer.can(Permission.VIEW_ALL_ORDERS) else str(viewer.id)
+    return order_counts.counts_for({"scope": scope, **filters.as_args(), "status": ""},
+                                   count)
 
 
 def page_of_orders(viewer: User, filters: OrderFilters, cursor: str | None,

@@ -8,23 +8,34 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select, update
 
+from app.domain.choices import EXTENDED_KEY_USAGES
+from app.domain.labels import ALGORITHM_LABELS
 from app.extensions import db
 from app.jobs.enqueue import enqueue
-from app.models import Certificate, CertificateAuthority, KeyExport, User
+from app.models import Certificate, CertificateAuthority, Domain, KeyExport, User
 from app.models.base import utcnow
+from app.models.domains import DOMAIN_KIND_NETWORK
 from app.models.pki import CA_ACTIVE, CA_KIND_INTERMEDIATE, CA_KIND_ROOT, CA_PENDING
-from app.pki.algorithms import ALGORITHMS, DEFAULT_CA_ALGORITHM, DEFAULT_DIGEST, DIGESTS
+from app.pki.algorithms import (
+    ALGORITHMS,
+    DEFAULT_CA_ALGORITHM,
+    DEFAULT_CA_DIGEST,
+    DEFAULT_DIGEST,
+    DIGESTS,
+)
 from app.pki.errors import InvalidSubject
 from app.pki.export import MIN_PASSPHRASE_LENGTH
 from app.pki.subject import SubjectFields
 from app.services import audit, sealed
 from app.services.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed
 from app.services.lookup import by_uuid
+from app.standards.tls_profile import required_digest_for_algorithm
 
 MIN_CA_VALIDITY_DAYS = 1
 MAX_CA_VALIDITY_DAYS = 9125  # 25 years
 DEFAULT_ROOT_VALIDITY_DAYS = 3650
 DEFAULT_INTERMEDIATE_VALIDITY_DAYS = 1825
+DEFAULT_INTERMEDIATE_EKU = ("serverAuth", "clientAuth")
 
 
 @dataclass(frozen=True)
@@ -35,12 +46,24 @@ class CAParameters:
     country: str | None = None
     state: str | None = None
     locality: str | None = None
-    algorithm: str = "ec-384"
-    digest: str = "sha256"
+    algorithm: str = DEFAULT_CA_ALGORITHM
+    # None: the algorithm's own (an ECDSA key's curve hash; SHA-384 for RSA).
+    digest: str | None = None
     validity_days: int = DEFAULT_ROOT_VALIDITY_DAYS
+    # Intermediates only: the EKUs their leaves may have, and the permitted DNS subtrees
+    # (registered domains; empty: unconstrained).
+    extended_key_usage: tuple[str, ...] = DEFAULT_INTERMEDIATE_EKU
+    permitted_dns: tuple[str, ...] = ()
+
+    def resolved_digest(self, signer_algorithm: str | None = None) -> str | None:
+        """The digest the CA's certificate is signed with: chosen, else the signing key's
+        curve hash (the CA's own key for a root, the parent's for an intermediate)."""
+        return self.digest or required_digest_for_algorithm(
+            signer_algorithm or self.algorithm) or DEFAULT_CA_DIGEST
 
 
-def validate_parameters(params: CAParameters) -> SubjectFields:
+def validate_parameters(params: CAParameters, signer_algorithm: str | None = None
+                        ) -> SubjectFields:
     """Check everything about a CA request that needs no key; raise ValidationFailed."""
     cn = (params.common_name or "").strip()
     if not 3 <= len(cn) <= 64:
@@ -49,9 +72,20 @@ def validate_parameters(params: CAParameters) -> SubjectFields:
     if params.algorithm not in ALGORITHMS:
         raise ValidationFailed(f"Unknown algorithm '{params.algorithm}'. Choose one of: "
                                f"{', '.join(ALGORITHMS)}.", code="ca.algorithm", field="algorithm")
-    if params.digest not in DIGESTS:
+    signer = signer_algorithm or params.algorithm
+    digest = params.resolved_digest(signer)
+    if digest not in DIGESTS:
         raise ValidationFailed(f"Unknown digest '{params.digest}'. Choose one of: "
                                f"{', '.join(DIGESTS)}.", code="ca.digest", field="digest")
+    # The certificate is signed by the root's key (a root's own; an intermediate's parent).
+    required = required_digest_for_algorithm(signer)
+    if required is not None and digest != required:
+        raise ValidationFailed(
+            f"{'The root' if signer_algorithm else 'A root'} of {ALGORITHM_LABELS[signer]} "
+            f"signs with "
+            f"{required.upper().replace('SHA', 'SHA-')} (CA/B Forum BR 7.1.3.2.2); choose "
+            "that digest, or an RSA key for a free choice.",
+            code="ca.digest_curve", field="digest")
     if not isinstance(params.validity_days, int) or not (
             MIN_CA_VALIDITY_DAYS <= params.validity_days <= MAX_CA_VALIDITY_DAYS):
         raise ValidationFailed(
@@ -69,7 +103,37 @@ def validate_parameters(params: CAParameters) -> SubjectFields:
     if taken is not None:
         raise Conflict(f"A CA named '{cn}' already exists; CA names must be unique.",
                        code="ca.duplicate", field="common_name")
+    for name, label in (("organization", "An organisation (O)"),
+                        ("country", "A country (C)")):
+        if not (getattr(params, name) or "").strip():
+            raise ValidationFailed(f"{label} is required for a CA (CA/B Forum BR 7.1.2.10.2).",
+                                   code="ca.subject_required", field=name)
+    if (params.organizational_unit or "").strip():
+        raise ValidationFailed("New CAs have no organisational unit (OU): the CA/B Forum "
+                               "forbids it.", code="ca.ou_not_allowed",
+                               field="organizational_unit")
     return subject
+
+
+def _check_intermediate_profile(params: CAParameters) -> tuple[list[str], list[str]]:
+    eku = list(dict.fromkeys(params.extended_key_usage))
+    unknown = [u for u in eku if u not in EXTENDED_KEY_USAGES]
+    if not eku or unknown:
+        raise ValidationFailed(
+            f"Choose the extended key usages the intermediate may certify from "
+            f"{', '.join(EXTENDED_KEY_USAGES)}.", code="ca.extended_key_usage",
+            field="extended_key_usage")
+    permitted = list(dict.fromkeys(d.strip().lower() for d in params.permitted_dns
+                                   if d.strip()))
+    registered = set(db.session.scalars(select(Domain.name).where(
+        Domain.enabled.is_(True), Domain.kind != DOMAIN_KIND_NETWORK)))
+    outside = [d for d in permitted if d not in registered]
+    if outside:
+        raise ValidationFailed(
+            f"Name constraints can only permit registered, enabled domains; "
+            f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not.",
+            code="ca.name_constraints", field="permitted_dns")
+    return eku, permitted
 
 
 def request_root(params: CAParameters, *, actor: User | None = None) -> CertificateAuthority:
@@ -91,10 +155,15 @@ def request_intermediate(params: CAParameters, root_id: uuid.UUID | str, *,
 
 def _record_and_enqueue(params: CAParameters, kind: str, parent: CertificateAuthority | None,
                         actor: User | None) -> CertificateAuthority:
-    subject = validate_parameters(params)
+    signer = parent.algorithm if parent is not None else None
+    subject = validate_parameters(params, signer)
+    eku, permitted = (_check_intermediate_profile(params) if parent is not None
+                      else (None, None))
     ca = CertificateAuthority(
-        kind=kind, parent=parent, algorithm=params.algorithm, digest=params.digest,
+        kind=kind, parent=parent, algorithm=params.algorithm,
+        digest=params.resolved_digest(signer),
         validity_days=params.validity_days, path_length=0 if parent else None,
+        extended_key_usage=eku, permitted_dns=permitted,
         created_by_id=actor.id if actor else None,
         **{f.name: getattr(subject, f.name) for f in fields(SubjectFields)})
     db.session.add(ca)
@@ -260,4 +329,4 @@ def get_ca_or_404(ca_id: object) -> CertificateAuthority:
     return ca
 
 
-__all__ = ["ALGORITHMS", "DEFAULT_CA_ALGORITHM", "DEFAULT_DIGEST", "DIGESTS"]
+__all__ = ["ALGORITHMS", "DEFAULT_CA_ALGORITHM", "DEFAULT_CA_DIGEST", "DEFAULT_DIGEST", "DIGESTS"]

@@ -27,6 +27,7 @@ from app.providers.base import (
 from app.providers.registry import build
 from app.services.key_bindings import account_key_binding, ca_key_binding
 from app.services.keyring import load_keyring
+from app.services.pki_urls import pointers_for
 from app.services.providers import outbound_policy
 from app.services.worker_keys import SealedSecretInvalid, open_sealed
 
@@ -56,7 +57,8 @@ class PlatformHost:
         key = load_private_key_pem(load_keyring().decrypt(ca.encrypted_private_key or "",
                                                           ca_key_binding(ca.id)))
         return IssuingCA(certificate=x509.load_pem_x509_certificate(
-            ca.certificate_pem.encode()), private_key=key, chain=tuple(chain))
+            ca.certificate_pem.encode()), private_key=key, chain=tuple(chain),
+            pointers=pointers_for(ca.id))
 
     def load_account(self) -> ProviderAccount | None:
         row = db.session.get(Provider, self.provider_id)

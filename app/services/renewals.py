@@ -38,6 +38,10 @@ from app.services.requesters import Requester, requester_for_user
 __all__ = ["MAX_CSR_BYTES", "RENEW_ACTION", "renew"]
 
 RENEW_ACTION = "certificate.renew"
+#: Revoking the renewed certificate once the renewal is issued needs the revocation
+#: service of the lifecycle issue; until it is wired in, asking for it is refused (and the
+#: pages do not offer it) rather than silently ignored.
+REVOKE_PREDECESSOR_AVAILABLE = False
 #: Besides the owner, these roles may renew any certificate (SPEC 10).
 RENEWER_ROLES = frozenset({Role.SUPER_ADMIN, Role.PKI_ADMIN})
 #: Options a CSR renewal takes from the original request (the key and names are the CSR's).
@@ -180,6 +184,11 @@ def renew(cert: Certificate, requester: Requester, *, pathway: str,
     renewing), ValidationFailed ``renewal.csr_required``, PolicyRejected (every hard
     violation, as for a new request; only alerts are stored). ``options``: certificate
     options chosen for a CSR renewal (the CSR upload page); default the original's."""
+    if revoke_predecessor and not REVOKE_PREDECESSOR_AVAILABLE:
+        raise ValidationFailed(
+            "Revoking the renewed certificate is not available on this platform yet; "
+            "renew without it and revoke the old certificate once the new one is in use.",
+            code="renewal.revoke_unavailable", field="revoke_predecessor")
     order = original_order(cert)
     parsed = parse_csr(csr)
     request, first = judge(order, parsed, requester, options)

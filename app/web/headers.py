@@ -7,7 +7,7 @@ inline script or event-handler attributes anywhere), images from this site or da
 where the platform is served over HTTPS."""
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -32,7 +32,9 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config["APP_ENV"] == "production":
+    # /pki/* (CRLs, OCSP, CA certificates) is fetched over plain http by relying parties;
+    # HSTS there would make browsers refuse those URLs.
+    if current_app.config["APP_ENV"] == "production" and not request.path.startswith("/pki/"):
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 

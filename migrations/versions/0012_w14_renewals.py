@@ -1,5 +1,4 @@
-"""renewals (orders.renews_order_id / renews_certificate_id), expiry-alert bookkeeping,
-e-mail opt-out, webhooks with their delivery log, the e-mail outbox
+"""renewals (orders.renews_order_id / renews_certificate_id), e-mail opt-out, webhooks with their delivery log, the e-mail outbox
 
 Revision ID: 0009_w14_renewals
 Revises: 0005_w4_providers
@@ -34,9 +33,6 @@ def upgrade():
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.alter_column('revoke_predecessor', server_default=None)
-
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expiry_alert_days', sa.SmallInteger(), nullable=True))
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('email_notifications', sa.Boolean(), nullable=False,
@@ -117,8 +113,6 @@ def downgrade():
     op.drop_table('webhooks')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('email_notifications')
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.drop_column('expiry_alert_days')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_orders_renews_certificate_id_certificates'),
                                  type_='foreignkey')

@@ -1,6 +1,7 @@
 """ACME server: servers, EAB-bound accounts with domain bindings, orders and
-authorizations; orders remember the ACME account that requested them; certificates are
-found by serial (revokeCert, renewal information)
+authorizations; orders remember the ACME account that requested them and the order and
+certificate they renew (RFC 9773 replaces); certificates are found by serial (revokeCert,
+renewal information)
 
 Revision ID: 0009_w15_acme_server
 Revises: 0005_w4_providers

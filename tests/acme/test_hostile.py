@@ -350,3 +350,33 @@ def test_hostile_request_gets_the_right_problem(app, world, acme_client: Client,
     assert count(app, Order) == 0 and count(app, Certificate) == 0
     if case[0] not in MAKE_ACME_ORDERS_FIRST and expected != "badCSR":
         assert count(app, AcmeOrder) == orders_before
+
+
+ODD_VALUES = [None, 0, -1, 10**30, "", "x" * 5000, [], {}, [1, "a"], {"a": {"b": []}}, True,
+              "\u202e", "../../etc"]
+
+
+def test_odd_payload_values_on_every_resource_are_never_a_500(app, world,
+                                                             acme_client: Client) -> None:
+    order = acme_client.new_order("www.example.com").get_json()
+    authz = order["authorizations"][0]
+    targets = {
+        acme_client.url("new-order"): ("identifiers", "notAfter", "notBefore", "replaces"),
+        order["finalize"]: ("csr",),
+        acme_client.kid: ("contact", "status"),
+        authz: ("status",),
+        acme_client.url("key-change"): ("protected", "payload", "signature"),
+        acme_client.url("revoke-cert"): ("certificate", "reason"),
+    }
+    sent = 0
+    for url, fields in targets.items():
+        for name in fields:
+            for value in ODD_VALUES:
+                payload = ({"protected": "e30", "payload": "e30", "signature": "AA"}
+                           if url.endswith("key-change") else {}) | {name: value}
+                response = acme_client.post(url, payload)
+                assert response.status_code < 500, (url, name, repr(value)[:40],
+                                                    response.get_data(as_text=True)[:300])
+                sent += 1
+    assert sent > 150
+    assert count(app, Order) == 0 and count(app, Certificate) == 0

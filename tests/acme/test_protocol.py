@@ -114,6 +114,7 @@ def test_renewal_info_suggests_the_last_third_then_at_once_after_the_issuer_is_r
 
 def test_replaces_records_the_renewed_certificate(app, world, acme_client: Client,
                                                    jobs) -> None:
+    from app.extensions import db
     from app.models import AcmeOrder, Certificate
 
     first = _issue(acme_client, jobs, "www.example.com")
@@ -124,5 +125,86 @@ def test_replaces_records_the_renewed_certificate(app, world, acme_client: Clien
         old = next(c for c in renewed if int(c.serial_hex, 16) == first.serial_number)
         new_order = AcmeOrder.query.filter(AcmeOrder.replaces_certificate_id.isnot(None)).one()
         assert new_order.replaces_certificate_id == old.id
+        renewal = db.session.get(Order, new_order.order_id)
+        assert renewal.renews_certificate_id == old.id
+        assert renewal.renews_order_id == old.order_id
     again = acme_client.new_order("www.example.com", replaces=_ari_id(first))
     assert problem_type(again) == "alreadyReplaced"
+
+
+def test_existing_key_returns_its_account_and_key_change_moves_it(app, world,
+                                                                  acme_client: Client) -> None:
+    from tests.acme.helpers import ec_key, sign
+
+    again = acme_client.register(world.eab_kid, world.eab_hmac)
+    assert again.status_code == 200 and again.headers["Location"] == acme_client.kid
+    new_key = ec_key()
+    url = acme_client.url("key-change")
+    inner = sign(new_key, {"jwk": new_key.public_key().to_json(), "url": url},
+                 {"account": acme_client.kid,
+                  "oldKey": acme_client.key.public_key().to_json()})
+    assert acme_client.post(url, inner).status_code == 200
+    old_key = acme_client.key
+    acme_client.key = new_key
+    assert acme_client.new_order("www.example.com").status_code == 201
+    acme_client.key = old_key
+    assert problem_type(acme_client.new_order("www.example.com")) == "malformed"
+
+
+def test_revoke_by_the_certificate_key_and_twice(app, world, acme_client: Client,
+                                                 jobs) -> None:
+    import josepy as jose
+
+    from app.models import Certificate
+
+    key = generate_private_key("ec-256")
+    response = acme_client.new_order("www.example.com")
+    der = build_csr(key, "www.example.com", ("www.example.com",)).public_bytes(Encoding.DER)
+    acme_client.post(response.get_json()["finalize"],
+                     {"csr": base64.urlsafe_b64encode(der).decode().rstrip("=")})
+    jobs()
+    done = acme_client.post(response.headers["Location"], None).get_json()
+    cert = x509.load_pem_x509_certificates(acme_client.post(done["certificate"], None).data)[0]
+    cert_b64 = base64.urlsafe_b64encode(cert.public_bytes(Encoding.DER)).decode().rstrip("=")
+    stranger = Client(app.test_client(), world.server_id)
+    refused = stranger.post(stranger.url("revoke-cert"), {"certificate": cert_b64},
+                            use_jwk=True)
+    assert problem_type(refused) == "unauthorized"
+    by_key = Client(app.test_client(), world.server_id, key=jose.JWKEC(key=key))
+    ok = by_key.post(by_key.url("revoke-cert"), {"certificate": cert_b64, "reason": 1},
+                     use_jwk=True)
+    assert ok.status_code == 200, ok.get_json()
+    with app.app_context():
+        row = Certificate.query.one()
+        assert row.revoked and row.revocation_reason == "keyCompromise"
+    twice = acme_client.post(acme_client.url("revoke-cert"), {"certificate": cert_b64})
+    assert problem_type(twice) == "alreadyRevoked"
+
+
+def test_account_disabled_after_finalize_gets_no_certificate(app, world, acme_client: Client,
+                                                             jobs) -> None:
+    from app.services import acme_admin
+
+    response = acme_client.new_order("www.example.com")
+    acme_client.post(response.get_json()["finalize"], {"csr": csr_der("www.example.com")})
+    with app.app_context():
+        server = acme_admin.get_server(world.server_id)
+        acme_admin.set_account_enabled(acme_admin.get_account(server, world.account_id),
+                                       False)
+    jobs()
+    with app.app_context():
+        order = Order.query.one()
+        assert order.status == "failed" and "ACME account" in (order.error or "")
+
+
+def test_orders_page_names_the_acme_account(app, world, acme_client: Client, jobs) -> None:
+    from tests.conftest import login, make_user
+
+    response = acme_client.new_order("www.example.com")
+    acme_client.post(response.get_json()["finalize"], {"csr": csr_der("www.example.com")})
+    jobs()
+    make_user(app)
+    browser = app.test_client()
+    login(browser)
+    html = browser.get("/orders/").get_data(as_text=True)
+    assert "ACME account web-fleet" in html

@@ -74,6 +74,17 @@ def test_certbot_certonly_renew_revoke(app, acme_world: AcmeWorld, tls_platform:
     live = tmp_path / "etc" / "live" / "www.example.com"
     openssl_verify(acme_world.root_pem, live / "fullchain.pem", tmp_path)
     first = (live / "cert.pem").read_bytes()
+    # ACME Renewal Information for it, over the same HTTPS (RFC 9773, unauthenticated).
+    import requests
+
+    from app.domain.acme import cert_id
+
+    leaf = x509.load_pem_x509_certificate(first)
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    info = requests.get(f"{tls_platform.base_url}/acme/{acme_world.server_id}/renewal-info/"
+                        f"{cert_id(aki.key_identifier, leaf.serial_number)}",
+                        verify=str(tls_platform.tls.ca_path), timeout=30)
+    assert info.status_code == 200 and "start" in info.json()["suggestedWindow"]
 
     run([certbot, "renew", "--force-renewal", "--no-random-sleep-on-renew",
          "--non-interactive", *dirs], env, tmp_path)

@@ -232,7 +232,8 @@ def test_domains_refuse_bad_input(cli: Cli) -> None:
 
 
 def test_pki_create_root_waits_for_the_worker(cli: Cli, worker: WorkerProcess) -> None:
-    root = cli.json("pki", "create-root", "--cn", "CLI Root", "--timeout", "60", "--json")
+    root = cli.json("pki", "create-root", "--cn", "CLI Root", "--org", "CLI Org",
+                    "--country", "DE", "--timeout", "60", "--json")
     assert root["status"] == "active", root
     assert root["kind"] == "root"
     assert root["common_name"] == "CLI Root"
@@ -244,6 +245,7 @@ def test_pki_create_root_waits_for_the_worker(cli: Cli, worker: WorkerProcess) -
 def test_pki_create_intermediate_under_the_root(cli: Cli, worker: WorkerProcess) -> None:
     issuing = cli.json("pki", "create-intermediate", "--root", "CLI Root", "--cn",
                        "CLI Issuing", "--algorithm", "rsa-2048", "--digest", "sha384",
+                       "--org", "CLI Org", "--country", "DE",
                        "--timeout", "60", "--json")
     assert issuing["status"] == "active", issuing
     assert issuing["kind"] == "intermediate"
@@ -275,6 +277,11 @@ def test_pki_refuses_bad_input(cli: Cli, worker: WorkerProcess) -> None:
                 "A CA named 'cli root' already exists"),
         Refusal(("pki", "create-intermediate", "--root", "No Such Root", "--cn", "Orphan CA"),
                 "ca.parent_unknown", "No root CA 'No Such Root'"),
+        Refusal(("pki", "create-root", "--cn", "CLI Root 3"), "ca.subject_required",
+                "An organisation (O) is required for a CA"),
+        Refusal(("pki", "create-root", "--cn", "CLI Root 3", "--org", "O", "--country", "DE",
+                 "--algorithm", "ec-256", "--digest", "sha384"), "ca.digest_curve",
+                "A root of ECDSA P-256 signs with SHA-256"),
     )
 
 

@@ -1,6 +1,9 @@
 """Scans of real TLS servers on loopback (Python ``ssl``) and of endpoints that fail."""
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -181,4 +184,12 @@ def test_the_rescan_of_saved_targets_notices_a_changed_certificate(ctx, jobs, en
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "discovery.endpoint_changed"))
     assert event.details["previous_fingerprint"] == result.previous_fingerprint
-    assert discovery_scan.rescan_saved_targets() is not None   # nothing left running
+    summary = discovery_scan.rescan_task()           # nothing left running: a new scan
+    assert summary["scan_id"] and summary["endpoints"] == 1
+    assert discovery_scan.rescan_task()["scan_id"] is None      # one at a time
+    # ... unless the one under way is older than half a period: its job was lost.
+    stuck = db.session.get(DiscoveryScan, uuid.UUID(summary["scan_id"]))
+    stuck.created_at = stuck.created_at - timedelta(hours=13)
+    db.session.commit()
+    again = discovery_scan.rescan_task()
+    assert again["scan_id"] and again["requeued"] == 1   # the stuck one was sent again

@@ -41,6 +41,8 @@ def test_upload_a_bundle_and_see_a_result_per_certificate(app, admin_client, end
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "1 certificate added, 1 already known, 1 kept as chain, 0 refused" in html
+    # The scan form beside it keeps its default (save for the re-scan: on).
+    assert re.search(r'<input checked[^>]*name="save"|name="save"[^>]*checked', html)
     assert 'data-result="chain"' in html and "Appears earlier in this upload" in html
     assert _count(app, Certificate) == 1
 
@@ -137,3 +139,18 @@ def test_an_oversize_upload_is_refused_with_a_message(app, admin_client):
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
     assert _count(app, Certificate) == 0
+
+
+def test_a_scan_no_worker_started_says_so(app, admin_client):
+    from datetime import timedelta
+
+    with app.app_context():
+        from app.services import discovery_scan
+
+        scan = discovery_scan.create_scan("stalled.example.com:443", actor=None)
+        page = f"/discovery/scans/{scan.id}"
+        assert "is the worker running" not in admin_client.get(page).get_data(as_text=True)
+        scan.created_at = scan.created_at - timedelta(minutes=2)
+        db.session.commit()
+    html = admin_client.get(page).get_data(as_text=True)
+    assert "No worker has started this scan" in html and 'hx-trigger="every 1s"' in html

@@ -21,6 +21,8 @@ from tests.e2e.test_wizard_flow import UUID, expect_step
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
 ADMIN = "deployer@example.com"
+IMPORT_SCREENSHOT = "/tmp/e2e-discovery-import.png"
+SCAN_SCREENSHOT = "/tmp/e2e-discovery-scan.png"
 
 
 def open_discovery(page: Page) -> None:
@@ -48,6 +50,7 @@ def test_import_scan_and_request_a_replacement(app: Flask, page: Page, tmp_path:
     results = page.locator("#import-results")
     expect(results).to_contain_text("1 certificate added, 1 already known, 1 kept as chain")
     expect(results.locator("tr[data-result=added]")).to_contain_text("imported.nginx.test")
+    page.screenshot(path=IMPORT_SCREENSHOT, full_page=True)
 
     # Bad input on the scan form: shown at the field, nothing started.
     page.get_by_label("Endpoints to scan").fill("nginx.test:99999")
@@ -69,6 +72,7 @@ def test_import_scan_and_request_a_replacement(app: Flask, page: Page, tmp_path:
                                                                            "not_tls")
     expect(page.locator("#scan-results")).to_have_attribute("data-status", "complete")
     assert loads == []          # progress arrived by polling, not by reloading
+    page.screenshot(path=SCAN_SCREENSHOT, full_page=True)
 
     # The certificate: discovered, with its location.
     row.get_by_role("link", name=VHOSTS[0]).click()

@@ -75,11 +75,14 @@ def active_local_pki(app: Flask, worker: WorkerProcess) -> str:
     watch = worker.flush_watch()
     try:
         with app.app_context():
-            root_id = str(pki.request_root(pki.CAParameters(common_name="Wizard Root CA")).id)
+            root_id = str(pki.request_root(pki.CAParameters(
+                common_name="Wizard Root CA", organization="Wizard", country="DE",
+                algorithm="ec-256")).id)
         wait_until_active(app, worker, watch, root_id)
         with app.app_context():
             issuing_id = str(pki.request_intermediate(
-                pki.CAParameters(common_name="Wizard Issuing CA", validity_days=730),
+                pki.CAParameters(common_name="Wizard Issuing CA", validity_days=730,
+                                 organization="Wizard", country="DE", algorithm="ec-256"),
                 root_id).id)
         wait_until_active(app, worker, watch, issuing_id)
     finally:

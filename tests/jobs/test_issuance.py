@@ -51,7 +51,7 @@ def test_order_is_issued_and_completed(app, jobs, issuer, tmp_path) -> None:
     assert _order(app, order_id).status == "pending"
     jobs()
     order = _order(app, order_id)
-    assert order.status == "complete" and order.started_at and order.finished_at
+    assert order.status == "complete" and order.started_at and order.finished_at, order.error
     with app.app_context():
         cert = db.session.scalar(select(Certificate).where(Certificate.order_id == order_id))
         statuses = list(db.session.scalars(select(OrderEvent.to_status)

@@ -26,3 +26,16 @@ def key_factory() -> KeyFactory:
         return cache[algorithm, slot]
 
     return get
+
+
+def _signing_pairs() -> list[tuple[str, str]]:
+    from app.pki.algorithms import ALGORITHMS, DIGESTS
+    from app.standards.tls_profile import required_digest_for_algorithm
+
+    # An ECDSA issuer signs with its curve's hash only (BR 7.1.3.2.2); RSA with any.
+    return [(a, d) for a in ALGORITHMS for d in DIGESTS
+            if required_digest_for_algorithm(a) in (None, d)]
+
+
+#: Every (issuer algorithm, digest) the platform signs with.
+SIGNING_PAIRS = _signing_pairs()

@@ -38,9 +38,9 @@ def chain(key_factory: KeyFactory) -> Chain:
     """Root (EC P-384), issuing CA (EC P-256) and an RSA-2048 TLS leaf with its key."""
     root_key, issuing_key = key_factory("ec-384", 0), key_factory("ec-256", 1)
     leaf_key = key_factory("rsa-2048", 2)
-    root = create_root_certificate(SubjectFields("Bundle Root"), root_key, "sha256", 3650)
+    root = create_root_certificate(SubjectFields("Bundle Root"), root_key, "sha384", 3650)
     issuing = create_intermediate_certificate(
-        SubjectFields("Bundle Issuing CA"), issuing_key, "sha256", 1825, root, root_key
+        SubjectFields("Bundle Issuing CA"), issuing_key, "sha384", 1825, root, root_key
     )
     leaf = issue_leaf(
         LeafProfile(SubjectFields("www.example.com"), validity_days=90),

@@ -373,12 +373,13 @@ def test_parsed_csr_key_can_be_certified(key_factory: KeyFactory) -> None:
     from app.pki.leaf import LeafProfile, issue_leaf
 
     ca_key: PrivateKey = key_factory("ec-384", 0)
-    root = create_root_certificate(SubjectFields("Some Root"), ca_key, "sha256", 30)
+    root = create_root_certificate(SubjectFields("Some Root"), ca_key, "sha384", 30)
     parsed: ParsedCSR = parse_csr(
         _pem(build_csr(key_factory("ec-256", 3), "www.example.com"))
     )
     leaf = issue_leaf(
-        LeafProfile(SubjectFields(**parsed.subject), dns_names=parsed.dns_names),
+        LeafProfile(SubjectFields(**parsed.subject), dns_names=parsed.dns_names,
+                    digest="sha384"),
         parsed.public_key, root, ca_key,
     )
     assert same_public_key(leaf.public_key(), key_factory("ec-256", 3))  # type: ignore[arg-type]

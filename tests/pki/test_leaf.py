@@ -14,7 +14,6 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkilint.cabf.serverauth.serverauth_constants import CertificateType
 
-from app.pki.algorithms import ALGORITHMS, DIGESTS
 from app.pki.ca import create_intermediate_certificate, create_root_certificate
 from app.pki.errors import (
     InvalidCAParameters,
@@ -27,7 +26,7 @@ from app.pki.errors import (
 from app.pki.keys import PrivateKey
 from app.pki.leaf import LeafProfile, issue_leaf
 from app.pki.subject import SubjectFields
-from tests.pki.conftest import KeyFactory
+from tests.pki.conftest import SIGNING_PAIRS, KeyFactory
 from tests.pki.tooling import (
     lint_cabf_serverauth_cert,
     lint_pkix_cert,
@@ -105,8 +104,7 @@ def _error_codes(findings: list[tuple[str, str, str]]) -> set[str]:
     return {code for severity, code, _ in findings if severity in {"ERROR", "FATAL"}}
 
 
-@pytest.mark.parametrize("digest", DIGESTS)
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize(("algorithm", "digest"), SIGNING_PAIRS)
 def test_tls_leaf_passes_openssl_pkilint_and_cabf(
     key_factory: KeyFactory, algorithm: str, digest: str, tmp_path: Path
 ) -> None:
@@ -225,7 +223,7 @@ def test_validity_counts_inclusively_to_the_exact_br_limit(
 
 
 def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
-    _, issuing, issuing_key = _chain(key_factory)
+    _, issuing, issuing_key = _chain(key_factory, "ec-384", "sha384")
     leaf_key = key_factory("rsa-2048", 2)
     profile = LeafProfile(
         SubjectFields("WWW.Example.COM", organization="Example Ltd", country="DE"),
@@ -233,7 +231,8 @@ def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
         ip_addresses=("192.0.2.7", "2001:DB8:0:0::1"),
         emails=("Ops@Example.com",),
         key_usage=("digitalSignature", "keyEncipherment"),
-        extended_key_usage=("serverAuth", "clientAuth"),
+        # Not serverAuth: the TLS profile allows no e-mail SAN (see test_tls_profile).
+        extended_key_usage=("clientAuth", "emailProtection"),
         validity_days=90,
         digest="sha384",
     )
@@ -265,7 +264,8 @@ def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
     )
     eku = _ext(leaf, x509.ExtendedKeyUsage)
     assert not eku.critical
-    assert list(eku.value) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(eku.value) == [ExtendedKeyUsageOID.CLIENT_AUTH,
+                              ExtendedKeyUsageOID.EMAIL_PROTECTION]
     ski = _ext(leaf, x509.SubjectKeyIdentifier)
     assert not ski.critical
     assert ski.value == x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key())
@@ -396,7 +396,9 @@ def test_usage_impossible_for_key_refused(
     key_factory: KeyFactory, algorithm: str, usage: str, message: str
 ) -> None:
     _, issuing, issuing_key = _chain(key_factory)
-    profile = LeafProfile(SubjectFields("www.example.com"), key_usage=("digitalSignature", usage))
+    # clientAuth: the TLS server profile would refuse dataEncipherment before the key check.
+    profile = LeafProfile(SubjectFields("www.example.com"), key_usage=("digitalSignature", usage),
+                          extended_key_usage=("clientAuth",))
     with pytest.raises(InvalidLeafProfile) as exc:
         issue_leaf(profile, key_factory(algorithm, 2).public_key(), issuing, issuing_key,
                    now=NOW)

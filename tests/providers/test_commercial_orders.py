@@ -141,6 +141,22 @@ def test_a_ca_down_while_waiting_is_asked_again(app: Flask, user: None, ca: CA) 
     assert ca.submissions() == 1
 
 
+def test_the_marker_is_committed_before_the_ca_hears_of_the_order(app: Flask, user: None,
+                                                                  ca: CA) -> None:
+    seen: list[object] = []
+
+    def look(recorded) -> None:
+        if recorded.method == "POST" and recorded.path.endswith(ORDER_PATH[ca.kind]):
+            with app.app_context():
+                seen.append(db.session.get(Order, order_id).ca_submission_started_at)
+                db.session.remove()
+
+    order_id = place(app, ca, "www.example.test")
+    ca.server.observe = look
+    assert settle(app, order_id).status == "complete"
+    assert len(seen) == 1 and seen[0] is not None
+
+
 def test_orphan_guard_never_submits_twice(app: Flask, user: None, ca: CA) -> None:
     """A worker that died after marking the submission (the CA may have the order) and
     before storing the CA's order id: the sweeper fails the order, it does not resend."""

@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class WebProcess:
     """``gunicorn wsgi:app`` on a free loopback port, without the key-encryption key."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path,
+                 worker_args: tuple[str, ...] = ("--worker-class", "gthread", "--workers",
+                                                 "2", "--threads", "4")) -> None:
         self.port = free_port()
+        self.worker_args = worker_args
         self.env = {k: v for k, v in env.items() if k != "KEY_ENCRYPTION_KEYS"}
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -31,8 +34,8 @@ class WebProcess:
     def start(self, timeout: float = 60.0) -> WebProcess:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
-                 "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
+                [sys.executable, "-m", "gunicorn", *self.worker_args,
+                 "--bind", f"127.0.0.1:{self.port}",
                  "--no-control-socket", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)

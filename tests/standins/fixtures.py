@@ -29,6 +29,7 @@ def _globalsign_server(tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def digicert(_digicert_server: DigiCertStandIn) -> DigiCertStandIn:
     _digicert_server.outage = None
+    _digicert_server.observe = None
     _digicert_server.pending_polls = 2
     with _digicert_server.lock:
         _digicert_server.requests.clear()
@@ -38,6 +39,7 @@ def digicert(_digicert_server: DigiCertStandIn) -> DigiCertStandIn:
 @pytest.fixture
 def globalsign(_globalsign_server: GlobalSignStandIn) -> GlobalSignStandIn:
     _globalsign_server.outage = None
+    _globalsign_server.observe = None
     _globalsign_server.pending_polls = 2
     _globalsign_server.token_uses = 1000
     with _globalsign_server.lock:

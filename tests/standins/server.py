@@ -45,6 +45,9 @@ class JsonStandIn:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
+        #: Called with each request before it is answered (a test looks at the platform's
+        #: state at the moment the CA hears of something).
+        self.observe: Callable[[Recorded], None] | None = None
         server = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -67,6 +70,8 @@ class JsonStandIn:
                                     subject)
                 with server.lock:
                     server.requests.append(recorded)
+                if server.observe is not None:
+                    server.observe(recorded)
                 answer = server.dispatch(recorded)
                 if answer.delay:
                     time.sleep(answer.delay)

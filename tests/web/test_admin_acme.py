@@ -71,6 +71,7 @@ def test_accounts_credentials_shown_once_and_disable(app, client, jobs) -> None:
     made = post(client, f"{edit_url}/accounts/new", {
         "name": "web", "email": "ops@example.com", "bindings": "example.com:wildcard"})
     assert made.status_code == 201 and made.headers["Cache-Control"].startswith("no-store")
+    assert made.mimetype == "text/html"
     html = made.get_data(as_text=True)
     hmac_key = re.search(r'id="eab-hmac-key">([^<]+)<', html).group(1)
     assert hmac_key not in client.get(edit_url).get_data(as_text=True)
@@ -81,6 +82,9 @@ def test_accounts_credentials_shown_once_and_disable(app, client, jobs) -> None:
     post(client, f"{edit_url}/accounts/{account_id}/enabled", {"enabled": "0"})
     with app.app_context():
         assert AcmeAccount.query.one().enabled is False
+    audit = client.get("/admin/audit/").get_data(as_text=True)
+    assert "acme_account.create" in audit and "web (Fleet ACME)" in audit
+    assert f'href="{edit_url}"' in audit
     assert client.get(edit_url.replace(edit_url.rsplit("/", 1)[1],
                                        "00000000-0000-4000-8000-000000000000")
                       ).status_code == 404

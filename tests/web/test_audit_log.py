@@ -213,12 +213,14 @@ def test_failed_order_is_audited_with_its_reason(app, issuer, jobs) -> None:
 
 def test_failed_ca_generation_is_audited_with_its_reason(app, jobs) -> None:
     with app.app_context():
-        root = pki.request_root(pki.CAParameters(common_name="Audit Root", algorithm="ec-256"))
+        root = pki.request_root(pki.CAParameters(common_name="Audit Root", algorithm="ec-256",
+                                                        organization="Audit", country="DE"))
         root_id = root.id
     jobs()
     with app.app_context():
         inter = pki.request_intermediate(pki.CAParameters(
-            common_name="Audit Issuing", algorithm="ec-256", validity_days=30), root_id)
+            common_name="Audit Issuing", algorithm="ec-256", validity_days=30,
+            organization="Audit", country="DE"), root_id)
         inter_id = inter.id
         # The root goes offline before the worker gets to the intermediate.
         root = db.session.get(CertificateAuthority, root_id)

@@ -18,7 +18,8 @@ def test_web_app_serves_every_page_without_the_key_encryption_key(
     login(worker_client)
     post(worker_client, "/admin/domains/", {"name": "example.com"})
     post(worker_client, "/admin/pki/roots/new", {
-        "common_name": "Root", "algorithm": "ec-256", "digest": "sha256",
+        "common_name": "Root", "organization": "Org", "country": "DE",
+        "algorithm": "ec-256", "digest": "sha256",
         "validity_days": "100"})
     jobs()
 

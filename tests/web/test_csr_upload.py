@@ -319,7 +319,7 @@ def test_soft_rule_warns_and_its_alert_is_recorded_once_and_linked(app, user_cli
 
 def test_locked_digest_and_unknown_issuer_cannot_be_tampered_with(app, user_client,
                                                                   jobs) -> None:
-    issuing_ca(app, jobs)
+    issuing_ca(app, jobs, algorithm="ec-384")  # signs with SHA-384, as the policy enforces
     add_policy(app, "Digest", ["*.example.com"], [
         {"action": "enforce_digest", "fail": "hard", "values": {"digest": "sha384"}}])
     body = _check(user_client, _pem(_csr()[1])).get_data(as_text=True)

@@ -13,7 +13,7 @@ from tests.conftest import post
 from tests.tools import find_tool
 
 ROOT_FORM = {"common_name": "Test Root CA", "organization": "Acme", "country": "GB",
-             "algorithm": "ec-384", "digest": "sha256", "validity_days": "3650"}
+             "algorithm": "ec-384", "digest": "sha384", "validity_days": "3650"}
 
 
 def _cas(app) -> list[CertificateAuthority]:

@@ -146,7 +146,7 @@ def test_out_of_range_crypto_values_are_refused(app, user_client, jobs, crypto, 
 
 
 def test_locked_values_are_shown_and_tampering_is_refused(app, user_client, jobs) -> None:
-    issuer = issuing_ca(app, jobs)
+    issuer = issuing_ca(app, jobs, algorithm="ec-384")  # signs with SHA-384, as enforced
     add_policy(app, "Corp identity", ["*.example.com"], [
         {"action": "enforce_values", "fail": "hard", "values": {"organization": "Acme Ltd"}},
         {"action": "enforce_algorithm", "fail": "hard", "values": {"algorithm": "ec-384"}},
@@ -300,3 +300,14 @@ def test_ec_key_offers_no_key_encipherment(app, user_client, jobs) -> None:
     body = user_client.get(f"/request/{draft}/crypto").get_data(as_text=True)
     assert re.search(r'value="keyEncipherment"[^>]*disabled', body)
     assert "cannot encipher" in body
+
+
+def test_an_ecdsa_issuer_locks_the_digest_with_the_reason(app, user_client, jobs) -> None:
+    issuing_ca(app, jobs, algorithm="ec-384")
+    draft = _start(user_client)
+    _step(user_client, draft, "names", {"common_name": "www.example.com"})
+    _step(user_client, draft, "subject", {})
+    crypto = user_client.get(f"/request/{draft}/crypto").get_data(as_text=True)
+    assert 'data-locked-by="issuer"' in crypto
+    assert "P-384 issuer signs with SHA-384" in crypto
+    assert '<input type="hidden" name="digest" value="sha384">' in crypto

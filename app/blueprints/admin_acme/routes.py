@@ -2,7 +2,7 @@
 pre-create accounts (EAB credentials shown once) and enable/disable them."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -110,9 +110,9 @@ def create_account(server_id: str) -> Response | tuple[str, int]:
         except ServiceError as exc:
             attach_error(form, exc, "bindings")
         else:
-            return no_store(Response(render_template(
+            return no_store(make_response(render_template(
                 "admin_acme/credentials.html", server=server, made=made,
-                directory_url=acme_admin.directory_url(server)), status=201))
+                directory_url=acme_admin.directory_url(server)), 201))
     status = 422 if request.method == "POST" else 200
     return render_template("admin_acme/account_new.html", form=form, server=server), status
 

@@ -23,6 +23,7 @@ RESOURCE_LINKS = {
     "courier": ("couriers.edit", "courier_id"),
     "user": ("admin_users.edit", "user_id"),
     "domain": ("admin_domains.index", None),
+    "acme_server": ("admin_acme.edit", "server_id"),
 }
 EXPORTS = {"csv": ("text/csv; charset=utf-8", audit_log.export_csv),
            "json": ("application/json", audit_log.export_json)}

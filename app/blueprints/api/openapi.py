@@ -16,6 +16,7 @@ from app.blueprints.api.schemas import (
     DEPLOYMENT_REPORT,
     DISCOVERY_IMPORT,
     RENEWAL,
+    REVOKE,
 )
 from app.domain.orders import OrderStatus
 
@@ -179,6 +180,27 @@ _SCHEMAS: dict[str, Any] = {
                               "private_key_jwe": ["key_status"]},
         "additionalProperties": False,
     },
+    "RevokeRequest": REVOKE.json_schema(),
+    "Revoked": {
+        "type": "object",
+        "properties": {
+            "certificate_id": _UUID,
+            "status": {"type": "string", "enum": ["revoked"]},
+            "revoked_at": _TIME,
+            "reason": _string("The RFC 5280 reason name."),
+        },
+        "required": ["certificate_id", "status", "revoked_at", "reason"],
+        "additionalProperties": False,
+    },
+    "RevocationPending": {
+        "type": "object",
+        "properties": {
+            "certificate_id": _UUID,
+            "status": {"type": "string", "enum": ["revocation_pending"]},
+        },
+        "required": ["certificate_id", "status"],
+        "additionalProperties": False,
+    },
     "Certificate": {
         "type": "object",
         "properties": {
@@ -275,21 +297,25 @@ _RESPONSE_COMPONENTS = {
         "request breaks rules (request.rejected: every hard violation in details — names "
         "outside the courier's scope or not registered, CSR problems, policy). Nothing "
         "is created. Also idempotency.key_reused."),
+    "Conflict": _error("The request conflicts with the object's state: the certificate is "
+                       "already revoked, its revocation is already being sent to its CA, "
+                       "or it has no CA to revoke it at (certificate.already_revoked, "
+                       "certificate.revocation_pending, certificate.not_revocable); the "
+                       "deployment is already finished (deployment.finished)."),
     "TooManyRequests": _error(
         "The courier's per-minute limit is used up, or (for auth) the client address's "
         "limit of authentication attempts (rate_limited).",
         {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
                          "description": "Seconds until the window resets."}}),
     "InternalError": _error("An internal error; it is logged, no details are returned."),
-    "Conflict": _error("The deployment is already finished (deployment.finished)."),
     "Other": _error("Any other error, e.g. 405 for a method the path does not allow."),
 }
 
 
 def _use(*names: str) -> dict[str, Any]:
-    codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404",
+    codes = {"BadRequest": "400", "Unauthorized": "401", "NotFound": "404", "Conflict": "409",
              "PayloadTooLarge": "413", "UnsupportedMediaType": "415",
-             "Unprocessable": "422", "Conflict": "409", "TooManyRequests": "429",
+             "Unprocessable": "422", "TooManyRequests": "429",
              "InternalError": "500",
              "Other": "default"}
     return {codes[n]: {"$ref": _RESPONSES + n} for n in names}
@@ -433,6 +459,22 @@ _PATHS: dict[str, Any] = {
             **_use("BadRequest", "Unauthorized", "NotFound", "PayloadTooLarge",
                    "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
                    "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates/{certificate_id}/revoke": {"post": {
+        "operationId": "revokeCertificate",
+        "summary": "Revoke a certificate issued for one of this courier's orders",
+        "description": "Final. A Local PKI certificate is revoked at once (200; its CRL and "
+                       "OCSP answer are re-signed within seconds); a certificate from an "
+                       "external CA is sent to that CA (202 `revocation_pending`; a refusal "
+                       "leaves it unrevoked, with the CA's message on its page).",
+        "security": _BEARER,
+        "parameters": [{"name": "certificate_id", **_ID_PARAM}],
+        "requestBody": _json_body("RevokeRequest"),
+        "responses": {"200": _ok("Revoked.", "Revoked"),
+                      "202": _ok("Sent to the external CA.", "RevocationPending"),
+                      **_use("BadRequest", "Unauthorized", "NotFound", "Conflict",
+                             "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable",
+                             "TooManyRequests", "InternalError", "Other")},
     }},
     "/api/v1/openapi.json": {"get": {
         "operationId": "getOpenAPI",

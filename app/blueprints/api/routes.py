@@ -16,13 +16,14 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from app.blueprints.api import errors, openapi, presenters
 from app.blueprints.api.schemas import (
     AUTH,
+    REVOKE,
     check_body,
     check_certificate_body,
     check_discovery_body,
     check_renewal_body,
 )
 from app.models import Courier
-from app.services import courier_api, courier_keys, couriers
+from app.services import courier_api, courier_keys, couriers, revocation
 from app.services import discovery_import as discovery_import_service
 from app.services.couriers import CourierAuthFailed
 from app.web.rate_limits import courier_auth_limit, per_courier_limit
@@ -151,6 +152,19 @@ def discovery_import() -> Response:
     results = discovery_import_service.import_certificates(
         data, actor_label=f"courier {courier.name}", origin="api")
     return jsonify(presenters.discovery_import(results))
+
+
+@bp.post("/courier/certificates/<certificate_id>/revoke")
+@courier_required
+def revoke_certificate(certificate_id: str) -> Response:
+    """200 when revoked (Local PKI), 202 while an external CA is asked."""
+    certificate = courier_api.certificate_for(_current(), certificate_id)
+    body = check_body(json_body(), REVOKE)
+    result = revocation.revoke_certificate(certificate, body["reason"],
+                                           actor_label=f"courier {_current().name}")
+    response = jsonify(result.as_dict())
+    response.status_code = 200 if result.status == revocation.REVOKED else 202
+    return response
 
 
 @bp.get("/openapi.json")

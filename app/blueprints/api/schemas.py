@@ -273,9 +273,24 @@ RENEWAL = BodyShape(
         "csr": Field("string", "A new PKCS#10 CSR (PEM). Required when the original order "
                      "was for a CSR; its names are judged like a new request's."),
         "revoke_predecessor": Field("boolean", "Revoke the renewed certificate (reason "
-                                    "superseded) once the new one is issued. Default false."),
+                                    "superseded) once the new one is issued. Default false. "
+                                    "Refused (422 renewal.revoke_unavailable) while the "
+                                    "platform cannot revoke."),
     })
 
 
 def check_renewal_body(body: Any) -> dict[str, Any]:
     return check_body(body, RENEWAL)
+
+
+REVOKE = BodyShape(
+    name="RevokeRequest",
+    description="Why the certificate is revoked (RFC 5280 reason name). Revocation is final.",
+    fields={"reason": Field("string", "unspecified, keyCompromise, affiliationChanged, "
+                            "superseded, cessationOfOperation or privilegeWithdrawn "
+                            "(`unspecified`: the CRL entry carries no reason code).",
+                            example="keyCompromise",
+                            extra={"enum": ["unspecified", "keyCompromise",
+                                            "affiliationChanged", "superseded",
+                                            "cessationOfOperation", "privilegeWithdrawn"]})},
+    required=("reason",))

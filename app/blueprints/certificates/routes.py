@@ -15,15 +15,22 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.blueprints.certificates.forms import CertificateExportForm
+from app.blueprints.certificates.forms import CertificateExportForm, RevokeForm
 from app.blueprints.forms import ActionForm, attach_error
 from app.blueprints.pki.forms import ALGORITHM_LABELS
 from app.models import Certificate, CertificateExport
-from app.services import alerts, certificate_exports, certificates, renewals, replacements
+from app.services import (
+    alerts,
+    certificate_exports,
+    certificates,
+    renewals,
+    replacements,
+    revocation,
+)
 from app.services.errors import NotFound, QueueUnavailable, ServiceError
 from app.services.orders import PolicyRejected
 from app.services.requesters import requester_for_user
-from app.web.htmx import no_store, render_page
+from app.web.htmx import is_htmx, no_store, render_page
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 
@@ -58,22 +65,58 @@ def index() -> Response:
         has_any=bool(rows) or certificates.has_any(current_user)))
 
 
-@bp.get("/<certificate_id>")
-@login_required
-def detail(certificate_id: str) -> Response:
-    cert = _certificate(certificate_id)
+def _detail_page(cert: Certificate, revoke_form: RevokeForm | None = None,
+                 status: int = 200) -> Response:
     key_usage, extended_key_usage = certificates.usages(cert)
     return no_store(render_page(
-        "certificates/detail.html", cert=cert, labels=ALGORITHM_LABELS,
-        issuer_names=dict(certificates.issuers(current_user)),
+        "certificates/detail.html", "certificates/_detail.html", status=status, cert=cert,
+        labels=ALGORITHM_LABELS, issuer_names=dict(certificates.issuers(current_user)),
         may_export=certificate_exports.may_export_key(cert, current_user),
+        may_revoke=revocation.may_revoke(cert, current_user),
+        revoke_form=revoke_form or RevokeForm(),
         key_usage=key_usage, extended_key_usage=extended_key_usage, action_form=ActionForm(),
         alerts=alerts.alerts_for(certificate_id=cert.id, order_id=cert.order_id),
         renewal_of=cert.order.renews_certificate if cert.order else None,
         renewed_by=renewals.renewals_of(cert), open_renewal=renewals.open_renewal(cert),
         may_renew=cert.order is not None and renewals.may_renew(cert, current_user),
         needs_csr=cert.order is not None and renewals.needs_csr(cert.order),
+        revoke_available=renewals.REVOKE_PREDECESSOR_AVAILABLE,
         page_path=url_for("certificates.detail", certificate_id=cert.id)))
+
+
+@bp.get("/<certificate_id>")
+@login_required
+def detail(certificate_id: str) -> Response:
+    return _detail_page(_certificate(certificate_id))
+
+
+@bp.post("/<certificate_id>/revoke")
+@login_required
+def revoke(certificate_id: str) -> Response:
+    """Revoke after a confirmation naming the certificate; the page section is re-rendered
+    in place (htmx) with the new status, or with the refusal next to the form."""
+    cert = revocation.certificate_for_revocation(certificate_id, current_user)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        form.form_errors.append("The form expired; reload the page and try again.")
+        return _detail_page(cert, form, 422)
+    if (form.confirm.data or "").strip().casefold() != cert.common_name.casefold():
+        form.confirm.errors = [f"Type the common name, {cert.common_name}, to confirm."]
+        return _detail_page(cert, form, 422)
+    try:
+        result = revocation.revoke_certificate(cert, form.reason.data or "",
+                                               actor=current_user)
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            raise
+        attach_error(form, exc)
+        return _detail_page(cert, form, 422)
+    if is_htmx():  # the section itself says what happened
+        return _detail_page(cert)
+    flash("Certificate revoked." if result.status == revocation.REVOKED else
+          f"Revocation sent to {cert.provider}; the certificate stays valid until the CA "
+          "confirms it.", "success")
+    return redirect(url_for("certificates.detail", certificate_id=cert.id))
 
 
 @bp.post("/<certificate_id>/replace")

@@ -21,7 +21,8 @@ bp = Blueprint("csr", __name__, url_prefix="/request")
 
 
 def _render(view: CsrView, status: int = 200) -> Response:
-    return no_store(render_page("csr/upload.html", "csr/_panel.html", status, view=view))
+    return no_store(render_page("csr/upload.html", "csr/_panel.html", status, view=view,
+                                revoke_available=renewals.REVOKE_PREDECESSOR_AVAILABLE))
 
 
 @bp.get("/csr")

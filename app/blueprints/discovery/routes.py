@@ -20,9 +20,12 @@ bp = Blueprint("discovery", __name__, url_prefix="/discovery")
 
 def _index(import_form: ImportForm | None = None, scan_form: ScanForm | None = None,
            results: list | None = None, status: int = 200) -> Response:
+    """The page; the form that was not posted starts blank (with its defaults), not from
+    the other form's submitted data."""
     return no_store(render_page(
-        "discovery/index.html", None, status, import_form=import_form or ImportForm(),
-        scan_form=scan_form or ScanForm(), import_results=results,
+        "discovery/index.html", None, status,
+        import_form=import_form or ImportForm(formdata=None),
+        scan_form=scan_form or ScanForm(formdata=None), import_results=results,
         scans=discovery_scan.recent_scans(), targets=discovery_scan.saved_targets(),
         max_targets=MAX_TARGETS))
 
@@ -85,7 +88,8 @@ def scan(scan_id: str) -> Response:
     found = discovery_scan.get_scan(scan_id)
     done, total = discovery_scan.progress(found)
     return no_store(render_page("discovery/scan.html", "discovery/_scan_results.html",
-                                scan=found, done=done, total=total))
+                                scan=found, done=done, total=total,
+                                stalled=discovery_scan.stalled_reason(found)))
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -93,4 +97,4 @@ def too_large(error: RequestEntityTooLarge) -> Response:
     form = ImportForm(formdata=None)
     form.file.errors = ["The upload is too large and was not read: at most 1 MiB per "
                         "upload; split the bundle into several files."]
-    return _index(import_form=form, scan_form=ScanForm(formdata=None), status=413)
+    return _index(import_form=form, status=413)

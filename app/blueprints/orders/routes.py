@@ -11,7 +11,7 @@ from app.domain.request import CertificateRequest
 from app.models import Order
 from app.services import alerts, order_queries, orders, wizard
 from app.services.requesters import requester_for_user
-from app.web.htmx import no_store, render_page
+from app.web.htmx import is_htmx, no_store, render_page
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -24,13 +24,17 @@ def _order(order_id: str) -> Order:
 @login_required
 def index() -> Response:
     filters = order_queries.OrderFilters.from_args(request.args)
-    rows, next_cursor = order_queries.page_of_orders(
-        current_user, filters, request.args.get("before"), current_app.config["PAGE_SIZE"])
-    partial = "orders/_cards.html" if request.args.get("part") == "cards" \
-        else "orders/_results.html"
+    cards_only = request.args.get("part") == "cards"
+    # An htmx request renders one partial: query only what it shows (the cards poll).
+    rows, next_cursor = ([], None) if cards_only and is_htmx() else \
+        order_queries.page_of_orders(current_user, filters, request.args.get("before"),
+                                     current_app.config["PAGE_SIZE"])
+    counts = {} if is_htmx() and not cards_only else \
+        order_queries.status_counts(current_user, filters)
+    partial = "orders/_cards.html" if cards_only else "orders/_results.html"
     return no_store(render_page(
         "orders/index.html", partial, orders=rows, next_cursor=next_cursor, filters=filters,
-        counts=order_queries.status_counts(current_user, filters),
+        counts=counts,
         first_page=not request.args.get("before"), pathways=order_queries.PATHWAYS,
         types=order_queries.ORDER_TYPES, kinds=REQUESTER_KIND_LABELS))
 
@@ -38,7 +42,10 @@ def index() -> Response:
 @bp.get("/<order_id>")
 @login_required
 def detail(order_id: str) -> Response:
-    order = _order(order_id)
+    return _detail_page(_order(order_id))
+
+
+def _detail_page(order: Order) -> Response:
     return no_store(render_page("orders/detail.html", "orders/_detail.html", order=order,
                                 req=CertificateRequest.from_dict(order.request),
                                 alerts=alerts.alerts_for(order_id=order.id),
@@ -49,8 +56,16 @@ def detail(order_id: str) -> Response:
 @login_required
 def status(order_id: str) -> Response:
     """The polled fragment: reads the database only; carries its own poll trigger until
-    the order is terminal, so polling stops by itself. Same rendering as the page."""
-    return detail(order_id)
+    the order is terminal, so polling stops by itself. Same rendering as the page. A
+    finished order's fragment carries an ETag of its body and answers a matching
+    If-None-Match with 304 (kept private: it is one user's view)."""
+    order = _order(order_id)
+    response = _detail_page(order)
+    if order.is_terminal:
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.add_etag()
+        response.make_conditional(request)
+    return response
 
 
 @bp.post("/<order_id>/resubmit")

@@ -7,7 +7,7 @@ from app.domain.labels import ALGORITHM_LABELS
 from app.services.pki import (
     ALGORITHMS,
     DEFAULT_CA_ALGORITHM,
-    DEFAULT_DIGEST,
+    DEFAULT_CA_DIGEST,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_ROOT_VALIDITY_DAYS,
     DIGESTS,
@@ -15,19 +15,21 @@ from app.services.pki import (
     MIN_CA_VALIDITY_DAYS,
     CAParameters,
 )
+from app.services.revocation import CA_REASONS
 
 
 class RootForm(FlaskForm):
     common_name = StringField("Common name", validators=[DataRequired(), Length(min=3, max=64)])
-    organization = StringField("Organisation (O)", validators=[Optional(), Length(max=64)])
-    organizational_unit = StringField("Organisational unit (OU)",
-                                      validators=[Optional(), Length(max=64)])
-    country = StringField("Country (C, two letters)", validators=[Optional(), Length(max=2)])
+    # O and C required, no OU: the CA/B Forum's CA subject profile (BR 7.1.2.10.2).
+    organization = StringField("Organisation (O)", validators=[
+        DataRequired(message="An organisation (O) is required for a CA."), Length(max=64)])
+    country = StringField("Country (C, two letters)", validators=[
+        DataRequired(message="A country (C) is required for a CA."), Length(max=2)])
     state = StringField("State or province (ST)", validators=[Optional(), Length(max=128)])
     locality = StringField("Locality (L)", validators=[Optional(), Length(max=128)])
     algorithm = SelectField("Key algorithm", default=DEFAULT_CA_ALGORITHM,
                             choices=choices((a, ALGORITHM_LABELS[a]) for a in ALGORITHMS))
-    digest = SelectField("Signature digest", default=DEFAULT_DIGEST,
+    digest = SelectField("Signature digest", default=DEFAULT_CA_DIGEST,
                          choices=choices((d, d.upper().replace("SHA", "SHA-")) for d in DIGESTS))
     validity_days = WholeNumberField(
         "Validity (days)", default=DEFAULT_ROOT_VALIDITY_DAYS,
@@ -41,7 +43,6 @@ class RootForm(FlaskForm):
         return CAParameters(
             common_name=(self.common_name.data or "").strip(),
             organization=text(self.organization.data),
-            organizational_unit=text(self.organizational_unit.data),
             country=text(self.country.data), state=text(self.state.data),
             locality=text(self.locality.data), algorithm=self.algorithm.data,
             digest=self.digest.data, validity_days=self.validity_days.data)
@@ -62,3 +63,10 @@ class KeyExportForm(FlaskForm):
         DataRequired(), EqualTo("passphrase", message="The two passphrases differ.")])
     remove_key = BooleanField("Remove the key from the platform when I download it "
                               "(the root goes offline)", default=True)
+
+
+class RevokeCAForm(FlaskForm):
+    # The service is the gate for the reason; the view checks the confirmation.
+    reason = SelectField("Reason (RFC 5280)", default="unspecified", validate_choice=False,
+                         choices=choices((r, r) for r in CA_REASONS))
+    confirm = StringField("Confirm")

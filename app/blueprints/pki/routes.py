@@ -15,11 +15,17 @@ from flask import (
 from flask_login import current_user
 
 from app.blueprints.forms import ActionForm, attach_error, choices
-from app.blueprints.pki.forms import ALGORITHM_LABELS, IntermediateForm, KeyExportForm, RootForm
+from app.blueprints.pki.forms import (
+    ALGORITHM_LABELS,
+    IntermediateForm,
+    KeyExportForm,
+    RevokeCAForm,
+    RootForm,
+)
 from app.domain.roles import Permission
 from app.models import CertificateAuthority
 from app.models.pki import CA_KIND_INTERMEDIATE, CA_KIND_ROOT
-from app.services import pki
+from app.services import pki, revocation
 from app.services.errors import QueueUnavailable, ServiceError
 from app.web.access import require
 from app.web.htmx import no_store, render_page
@@ -78,12 +84,36 @@ def new_intermediate() -> Response:
     return _create(form, CA_KIND_INTERMEDIATE)
 
 
+def _detail_page(ca: CertificateAuthority, form: RevokeCAForm | None = None,
+                 status: int = 200) -> Response:
+    return no_store(render_page("pki/detail.html", "pki/_detail.html", status=status, ca=ca,
+                                usage=pki.usage_count(ca), labels=ALGORITHM_LABELS,
+                                revoke_form=form or RevokeCAForm()))
+
+
 @bp.get("/<ca_id>")
 @require(Permission.MANAGE_PKI)
 def detail(ca_id: str) -> Response:
+    return _detail_page(_get_ca(ca_id))
+
+
+@bp.post("/<ca_id>/revoke")
+@require(Permission.MANAGE_PKI)
+def revoke(ca_id: str) -> Response:
     ca = _get_ca(ca_id)
-    return no_store(render_page("pki/detail.html", "pki/_detail.html", ca=ca,
-                                usage=pki.usage_count(ca), labels=ALGORITHM_LABELS))
+    form = RevokeCAForm()
+    if not form.validate_on_submit():
+        form.form_errors.append("The form expired; reload the page and try again.")
+        return _detail_page(ca, form, 422)
+    if (form.confirm.data or "").strip().casefold() != ca.common_name.casefold():
+        form.confirm.errors = [f"Type the CA name, {ca.common_name}, to confirm."]
+        return _detail_page(ca, form, 422)
+    try:
+        revocation.revoke_ca(ca, form.reason.data or "", actor=current_user)
+    except ServiceError as exc:
+        attach_error(form, exc)
+        return _detail_page(ca, form, 422)
+    return _detail_page(ca)
 
 
 @bp.get("/<ca_id>/<any('certificate', 'chain'):what>.pem")

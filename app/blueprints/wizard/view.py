@@ -23,12 +23,14 @@ from app.domain.defaults import (
     default_key_usage,
     default_validity,
 )
+from app.domain.issuer_fit import issuer_digest
 from app.domain.issuer_validity import validity_clamp_warning
 from app.domain.policy import Enforced, Violation
 from app.domain.validation import parse_names
 from app.services.intake import Assessment
 from app.services.issuers import IssuerChoice, ProviderChoice, issuer_choices, provider_choices
 from app.services.wizard import LIST_FIELDS, STEP_FIELDS, STEPS
+from app.standards.tls_profile import digest_reason
 
 STEP_TITLES = {"names": "Domain names", "subject": "Subject information",
                "crypto": "Cryptographic options", "review": "Review and submit"}
@@ -191,8 +193,22 @@ class StepView:
 
     @property
     def digest(self) -> str:
+        if self.issuer_digest and not self.lock("digest"):
+            return self.issuer_digest
         chosen = self.value("digest")
         return chosen or default_digest(self.allowed)
+
+    @property
+    def issuer_digest(self) -> str | None:
+        """The only digest the chosen issuing CA signs with (an ECDSA issuer), else None."""
+        choice = next((c for c in self.issuers if c.issuer_id == self.issuer_id), None)
+        return issuer_digest(choice.algorithm) if choice else None
+
+    @property
+    def issuer_digest_reason(self) -> str:
+        choice = next((c for c in self.issuers if c.issuer_id == self.issuer_id), None)
+        bits = int((choice.algorithm or "-0").split("-")[1]) if choice else 0
+        return digest_reason(bits) if self.issuer_digest else ""
 
     @property
     def validity(self) -> Any:

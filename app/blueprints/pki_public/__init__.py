@@ -1,0 +1,3 @@
+from app.blueprints.pki_public.routes import bp
+
+__all__ = ["bp"]

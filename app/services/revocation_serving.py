@@ -1,0 +1,108 @@
+"""Serving revocation data (web side; no key): the newest stored CRL of a CA, a CA's
+certificate for caIssuers, and the pre-signed OCSP response for a request.
+
+OCSP answers (RFC 6960): the stored response for (issuing CA, serial); a serial or an
+issuer the platform does not know, a CertID hash other than SHA-1, or a certificate with
+no response signed yet gets the unsigned ``unauthorized``; a request that does not parse
+gets ``malformedRequest``. Nothing here raises for a client's bytes."""
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import CertificateAuthority, Crl, OcspResponse
+from app.pki.encoding import certificate_to_der
+from app.pki.ocsp import issuer_hashes, read_request, unsigned_response
+from app.services.errors import NotFound
+from app.services.lookup import by_uuid
+
+log = logging.getLogger(__name__)
+
+ISSUER_CACHE_SECONDS = 30.0
+MAX_OCSP_REQUEST = 8192      # a one-certificate request is about 100 bytes
+
+
+@dataclass(frozen=True)
+class Published:
+    body: bytes
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+
+
+def latest_crl(ca_id: str, *, pem: bool = False) -> Published:
+    ca = by_uuid(CertificateAuthority, ca_id)
+    crl = db.session.scalar(select(Crl).where(Crl.ca_id == ca.id).order_by(
+        Crl.number.desc()).limit(1)) if ca is not None else None
+    if crl is None:
+        raise NotFound("No CRL for this CA.", code="crl.not_found")
+    body = crl.der if not pem else (b"-----BEGIN X509 CRL-----\n"
+                                    + base64.encodebytes(crl.der)
+                                    + b"-----END X509 CRL-----\n")
+    return Published(body, crl.this_update, crl.next_update)
+
+
+def ca_certificate_der(ca_id: str) -> Published:
+    ca = by_uuid(CertificateAuthority, ca_id)
+    if ca is None or not ca.certificate_pem:
+        raise NotFound("No such CA.", code="ca.not_found")
+    return Published(certificate_to_der(x509.load_pem_x509_certificate(
+        ca.certificate_pem.encode())))
+
+
+class _IssuerIndex:
+    """(issuerNameHash, issuerKeyHash) → CA id, rebuilt at most every 30 s (a new CA is
+    answered for within that)."""
+
+    def __init__(self) -> None:
+        self.built_at = -ISSUER_CACHE_SECONDS
+        self.by_hashes: dict[tuple[bytes, bytes], uuid.UUID] = {}
+
+    def find(self, name_hash: bytes, key_hash: bytes) -> uuid.UUID | None:
+        age = time.monotonic() - self.built_at
+        # Unknown issuers rebuild the index at most once a second.
+        if age >= ISSUER_CACHE_SECONDS or (
+                (name_hash, key_hash) not in self.by_hashes and age >= 1.0):
+            self._build()
+        return self.by_hashes.get((name_hash, key_hash))
+
+    def _build(self) -> None:
+        found = {}
+        for ca_id, pem in db.session.execute(select(
+                CertificateAuthority.id, CertificateAuthority.certificate_pem).where(
+                CertificateAuthority.certificate_pem.is_not(None))):
+            found[issuer_hashes(x509.load_pem_x509_certificate(pem.encode()))] = ca_id
+        self.by_hashes = found
+        self.built_at = time.monotonic()
+
+
+_issuers = _IssuerIndex()
+
+
+def ocsp_answer(der: bytes) -> Published:
+    """The DER response for an OCSP request (never raises for the client's bytes)."""
+    if not der or len(der) > MAX_OCSP_REQUEST:
+        return Published(unsigned_response("malformedRequest"))
+    try:
+        question = read_request(der)
+    except Exception:   # cryptography raises ValueError and friends for odd bytes
+        return Published(unsigned_response("malformedRequest"))
+    if question.hash_name != "sha1":
+        return Published(unsigned_response("unauthorized"))
+    ca_id = _issuers.find(question.name_hash, question.key_hash)
+    if ca_id is None:
+        return Published(unsigned_response("unauthorized"))
+    row = db.session.execute(select(
+        OcspResponse.der, OcspResponse.this_update, OcspResponse.next_update).where(
+        OcspResponse.issuer_ca_id == ca_id,
+        OcspResponse.serial_hex == format(question.serial, "x"))).first()
+    if row is None:
+        return Published(unsigned_response("unauthorized"))
+    return Published(row.der, row.this_update, row.next_update)

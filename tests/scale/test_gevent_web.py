@@ -1,0 +1,73 @@
+"""The web under ``gunicorn --worker-class gevent`` (docs/deployment.md): one worker process
+holds hundreds of idle connections and still answers, and serves concurrent requests that
+use PostgreSQL (psycopg 3, cooperative under gevent by itself) and Redis (redis-py)."""
+from __future__ import annotations
+
+import re
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from tests.e2e.rq_worker import worker_env
+from tests.scale.processes import WebProcess
+from tests.web.test_orders import _submit
+from tests.web.test_orders import setup as setup  # the fixture
+
+pytestmark = pytest.mark.postgres_only
+
+IDLE_CONNECTIONS = 300
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _login(base: str, email: str) -> requests.Session:
+    session = requests.Session()
+    token = CSRF.search(session.get(f"{base}/login", timeout=30).text)
+    assert token, "no CSRF token on /login"
+    answer = session.post(f"{base}/login", data={
+        "email": email, "password": "correct horse battery staple",
+        "csrf_token": token.group(1)}, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302, answer.text[:500]
+    return session
+
+
+def test_one_gevent_worker_holds_idle_connections_and_serves(
+        app: Flask, setup, jobs, test_settings: dict[str, str], tmp_path: Path) -> None:
+    order_id = _submit(app, "u1@example.com", issuer=setup)
+    jobs()
+    env = {**worker_env(test_settings), "ORDER_COUNTS_CACHE_MIN_ROWS": "1"}
+    web = WebProcess(env, tmp_path / "web.log",
+                     ("--worker-class", "gevent", "--workers", "1",
+                      "--worker-connections", "2000")).start()
+    idle: list[socket.socket] = []
+    try:
+        # Connections that never send a request: each would pin a sync worker.
+        for _ in range(IDLE_CONNECTIONS):
+            idle.append(socket.create_connection(("127.0.0.1", web.port), timeout=10))
+        session = _login(web.url, "u1@example.com")
+        url = f"{web.url}/orders/{order_id}/status"
+
+        def poll(_: int) -> tuple[int, str]:
+            answer = session.get(url, headers={"HX-Request": "true"}, timeout=30)
+            return answer.status_code, answer.headers.get("ETag", "")
+
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(poll, range(200)))
+        assert {code for code, _ in answers} == {200}
+        assert len({etag for _, etag in answers}) == 1
+        cached = session.get(url, headers={"HX-Request": "true",
+                                           "If-None-Match": answers[0][1]}, timeout=30)
+        assert cached.status_code == 304
+        # The Orders page: PostgreSQL counts shared through Redis (threshold 1 here).
+        page = session.get(f"{web.url}/orders/", timeout=30)
+        assert page.status_code == 200 and 'data-count="1"' in page.text
+    finally:
+        for connection in idle:
+            connection.close()
+        web.stop()
+    assert "Traceback" not in (tmp_path / "web.log").read_text()
+
+
