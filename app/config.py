@@ -85,6 +85,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # Every worker's scheduler tick (services/scheduler.py) looks this often whether a
         # periodic task's current period has run; each task's period is its own setting.
         "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "5")),
+        # The scheduler's ``renewals`` task: certificate profiles' due orders and the
+        # renewed_not_deployed alerts (services/provisioning.renewals_task).
+        "RENEWALS_INTERVAL_SECONDS": float(os.environ.get("RENEWALS_INTERVAL_SECONDS",
+                                                          "3600")),
         "SWEEP_PENDING_GRACE_SECONDS": float(os.environ.get("SWEEP_PENDING_GRACE_SECONDS",
                                                             "30")),
         "SWEEP_PROCESSING_TIMEOUT_SECONDS": float(

@@ -1,5 +1,5 @@
-"""``flask targets …``: target systems, their certificate profiles, and running the
-profiles' renewals by hand (the scheduler's ``renewals`` task runs the same function)."""
+"""``flask targets …``: target systems and their certificate profiles. Their renewals are
+the scheduler's ``renewals`` task (``flask lifecycle run-now renewals`` runs it now)."""
 from __future__ import annotations
 
 import click
@@ -109,14 +109,3 @@ def list_targets(as_json: bool) -> None:
     emit(as_json, [target_json(t) for t in rows],
          "\n".join(f"{t.id}\t{t.name}\t{t.kind}\tbridge {t.bridge.name}\t"
                    f"{len(t.profiles)} profile(s)" for t in rows) or "No target systems.")
-
-
-@group.command("renew-due")
-@json_option
-@with_appcontext
-def renew_due(as_json: bool) -> None:
-    """Make the orders profiles need now and raise overdue-deployment alerts (what the
-    scheduler's ``renewals`` task does)."""
-    result = provisioning.renewals_task()
-    summary = result.pop("summary")
-    emit(as_json, result, summary)

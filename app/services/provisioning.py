@@ -10,6 +10,7 @@ task and a click — cannot both make it."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
 from app.domain.targets import renewal_due
 from app.extensions import db
-from app.models import CertificateProfile, Order, OrderEvent, TargetSystem, User
+from app.models import Certificate, CertificateProfile, Order, OrderEvent, TargetSystem, User
 from app.models.base import utcnow
 from app.services import alerts, audit, deployments
 from app.services.intake import SUBJECT_FIELDS, assess, request_from_values
@@ -143,9 +144,13 @@ def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order |
     """Make the profile's order named ``order_key`` unless it was made already (None).
     Policy refusals raise PolicyRejected (its alerts recorded once per order key).
 
-    This is the one place a profile's order is made: the renewal link (the previous
-    certificate) is ``order_key``; when the renewals service lands it can take over."""
+    A renewal (``renew:<certificate id>``) names the certificate it renews and that
+    certificate's order (``renews_certificate_id`` / ``renews_order_id``), as every
+    renewal does (``services/renewals``), so the order and certificate pages link them.
+    It is built from the profile's current template, not the previous order's request
+    (an edited profile applies to its next order)."""
     target = profile.target
+    previous = _renewed_certificate(order_key)
     requester = requester_for_target(target)
     request, problems = _request(profile.template, renewal=order_key != INITIAL)
     request_key = f"profile:{profile.id.hex}:{order_key}"[:80]
@@ -165,10 +170,12 @@ def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order |
         if not claimed:
             raise ProfileOrderRefused(order_key)
         order.certificate_profile_id = profile.id
+        if previous is not None:
+            order.renews_certificate_id, order.renews_order_id = previous.id, previous.order_id
         order.events.append(OrderEvent(from_status=None, to_status=order.status, message=(
             f"First certificate of profile '{profile.name}'" if order_key == INITIAL else
-            f"Renews certificate {order_key.removeprefix('renew:')} of profile "
-            f"'{profile.name}'")))
+            f"Renews certificate serial {previous.serial_hex if previous else '(deleted)'} "
+            f"of profile '{profile.name}'")))
         db.session.flush()
 
     try:
@@ -179,6 +186,14 @@ def submit_profile_order(profile: CertificateProfile, order_key: str) -> Order |
         log.info("profile %s: order %s was already made", profile.id, order_key)
         return None
     return order
+
+
+def _renewed_certificate(order_key: str) -> Certificate | None:
+    """The certificate a ``renew:<id>`` order renews (None for the first order, or when
+    that certificate was deleted meanwhile: the renewal is still made, unlinked)."""
+    if order_key == INITIAL:
+        return None
+    return db.session.get(Certificate, uuid.UUID(order_key.removeprefix("renew:")))
 
 
 @dataclass
@@ -232,9 +247,9 @@ def run_renewals(now: datetime | None = None) -> RenewalRun:
 
 
 def renewals_task() -> dict[str, Any]:
-    """What the scheduler's ``renewals`` task runs for target systems (and ``flask
-    targets renew-due`` by hand): the orders profiles need now, then the
-    ``renewed_not_deployed`` alerts whose time has passed."""
+    """The scheduler's ``renewals`` task (``flask lifecycle run-now renewals``): the
+    orders profiles need now, then the ``renewed_not_deployed`` alerts whose time has
+    passed."""
     run = run_renewals()
     raised = deployments.raise_overdue()
     return {"initial": run.initial, "renewals": run.renewals, "refused": run.refused,

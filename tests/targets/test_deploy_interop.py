@@ -2,12 +2,16 @@
 worker class and the bridge run as ``python -m bridge``: a profile's certificate is issued,
 deployed, the server reloaded and the new serial probed; a renewal made by the renewals
 task is deployed the same way without anyone clicking; a failing reload restores the
-previous files and raises ``renewed_not_deployed`` when its time passes."""
+previous files and raises ``renewed_not_deployed`` when its time passes.
+
+The renewals task is run as an operator would: ``flask lifecycle run-now renewals`` in a
+process of its own, waiting for a worker, while this process's real worker runs it."""
 from __future__ import annotations
 
 import json
 import shlex
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +26,8 @@ from app.models import CertificateAlert, Deployment, Order, TargetSystem
 from bridge.probe import served_certificate
 from tests.api.conftest import root_pem
 from tests.builders import add_domain, issuing_ca
-from tests.conftest import run_jobs
+from tests.conftest import run_jobs, run_jobs_until
+from tests.e2e.rq_worker import ROOT, worker_env
 from tests.interop.tls_servers import HAProxy, Nginx
 from tests.targets.bridge_process import BridgeProcess, wait_until, write_config
 from tests.targets.helpers import bridge_keypair
@@ -62,6 +67,32 @@ def cli(app: Flask):
 def pki(app: Flask, jobs) -> None:
     add_domain(app, "example.com")
     issuing_ca(app, jobs)
+
+
+@pytest.fixture
+def run_renewals(app: Flask, test_settings: dict[str, str]):
+    """``flask lifecycle run-now renewals --json`` (the scheduler's task, enqueued and
+    waited for); the task's summary."""
+    env = {**worker_env(test_settings), "FLASK_APP": "app"}
+    env.pop("KEY_ENCRYPTION_KEYS")  # only the worker holds it
+
+    def invoke() -> dict:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "lifecycle", "run-now",
+                                 "renewals", "--json", "--timeout", "60"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            run_jobs_until(app, lambda: proc.poll() is not None, timeout=90)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, out + err
+        body = json.loads(out)
+        assert (body["task"], body["status"]) == ("renewals", "success"), body
+        return body["result"]
+
+    return invoke
 
 
 def _bridge(tmp_path: Path, live_server: str, cli, allowed: list[str],
@@ -109,7 +140,8 @@ def _verify(app: Flask, tmp_path: Path, fullchain: Path) -> None:
 
 
 def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
-        app: Flask, live_server: str, pki, cli, nginx: Nginx, tmp_path: Path) -> None:
+        app: Flask, live_server: str, pki, cli, run_renewals, nginx: Nginx,
+        tmp_path: Path) -> None:
     bridge = _bridge(tmp_path, live_server, cli, [str(nginx.tls)], [nginx.reload_command])
     try:
         target = cli("targets", "create", "--name", "web-1", "--bridge", "dc1", "--kind",
@@ -132,7 +164,7 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
         assert (nginx.tls / "key.pem").stat().st_mode & 0o777 == 0o600
         assert (nginx.tls / "fullchain.pem.bak").exists()   # the previous file, kept
 
-        run = cli("targets", "renew-due")                # what the renewals task runs
+        run = run_renewals()                             # the scheduler's renewals task
         assert run["renewals"] == 1 and run["initial"] == 0
         run_jobs(app)
         both = wait_until(_finished(app, target["id"], 2), "the renewal's deployment",
@@ -147,15 +179,18 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
             assert [o.requested_by_label for o in orders] == ["web-1", "web-1"]
             assert {o.pathway for o in orders} == {"target_system"}
             assert any("Renews certificate" in e.message for e in orders[1].events)
+            assert orders[1].renews_certificate_id == first.certificate.id
+            assert orders[1].renews_order_id == orders[0].id
             row = db.session.get(TargetSystem, uuid.UUID(target["id"]))
             assert row.served_serial == served.serial
-        assert cli("targets", "renew-due")["renewals"] == 1   # due again (rule > validity)
+        assert run_renewals()["renewals"] == 1           # due again (rule > validity)
     finally:
         bridge.stop()
 
 
 def test_failing_reload_restores_the_previous_files_and_alerts_in_time(
-        app: Flask, live_server: str, pki, cli, nginx: Nginx, tmp_path: Path) -> None:
+        app: Flask, live_server: str, pki, cli, run_renewals, nginx: Nginx,
+        tmp_path: Path) -> None:
     before = {p: (nginx.tls / p).read_bytes() for p in ("fullchain.pem", "key.pem")}
     bridge = _bridge(tmp_path, live_server, cli, [str(nginx.tls)], [FAILING_RELOAD])
     try:
@@ -179,11 +214,11 @@ def test_failing_reload_restores_the_previous_files_and_alerts_in_time(
     assert served.serial == format(nginx.initial.serial_number, "x")
     assert failed.served_serial == served.serial
 
-    assert cli("targets", "renew-due")["alerts"] == 0      # not yet overdue
-    app.config["DEPLOYMENT_CONFIRM_SECONDS"] = 0           # … its time has passed
-    try:
-        assert cli("targets", "renew-due")["alerts"] == 1
-        assert cli("targets", "renew-due")["alerts"] == 0  # raised once
+    assert run_renewals()["alerts"] == 0                   # not yet overdue
+    app.config["DEPLOYMENT_CONFIRM_SECONDS"] = 0           # … its time has passed (the
+    try:                                                   # worker runs in this process)
+        assert run_renewals()["alerts"] == 1
+        assert run_renewals()["alerts"] == 0               # raised once
     finally:
         app.config["DEPLOYMENT_CONFIRM_SECONDS"] = 86400
     with app.app_context():

@@ -3,6 +3,8 @@
 only the bridge can open; renewals are made once when due."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -33,7 +35,7 @@ def test_profile_order_is_issued_and_deployed_with_a_jwe_for_the_bridge(app, pki
     assert order_id is not None
     jobs()
     with app.app_context():
-        order = db.session.get(Order, __import__("uuid").UUID(order_id))
+        order = db.session.get(Order, uuid.UUID(order_id))
         assert order.status == "complete", order.error
         assert order.pathway == "target_system"
         assert order.requested_by_kind == "target_system"
@@ -50,26 +52,69 @@ def test_profile_order_is_issued_and_deployed_with_a_jwe_for_the_bridge(app, pki
         assert cert.public_key().public_numbers() == key.public_key().public_numbers()
 
 
-def test_renewal_is_made_once_when_due_and_linked_to_the_previous_certificate(app, pki, jobs):
+def test_renewal_is_made_once_when_due_and_linked_to_the_previous_certificate(
+        app, pki, jobs, admin_client):
     bridge = make_bridge(app)
     target_id = make_target(app, bridge)
-    make_profile(app, target_id, validity_days=30, renew_before_days=60)  # always due
+    # A renewal rule longer than the validity: always due.
+    _, first_order_id = make_profile(app, target_id, validity_days=30, renew_before_days=60)
     make_profile(app, target_id, name="later", common_name="later.example.com")
     jobs()
     with app.app_context():
+        first_order = db.session.get(Order, uuid.UUID(first_order_id))
+        assert not first_order.is_renewal
+        previous = first_order.certificate
         first = provisioning.run_renewals()
         assert (first.initial, first.renewals, first.refused) == (0, 1, [])
         again = provisioning.run_renewals()
         assert (again.initial, again.renewals) == (0, 0)
         renewal = db.session.scalar(select(Order).where(Order.status == "pending"))
         assert renewal.common_name == "web.example.com"
-        assert any("Renews certificate" in e.message for e in renewal.events)
+        # Linked like every renewal: the certificate it renews and that one's order.
+        assert renewal.is_renewal
+        assert renewal.renews_certificate_id == previous.id
+        assert renewal.renews_order_id == first_order.id
+        assert renewal.request["action"] == "certificate.renew"
+        assert any(f"Renews certificate serial {previous.serial_hex}" in e.message
+                   for e in renewal.events)
+        renewal_id, previous_id = str(renewal.id), str(previous.id)
     jobs()
     with app.app_context():
         # The profile's first deployment was never taken: the renewal's supersedes it
         # (the other profile's stays).
         statuses = sorted(d.status for d in db.session.scalars(select(Deployment)))
         assert statuses == ["pending", "pending", "superseded"]
+        renewed = db.session.get(Order, uuid.UUID(renewal_id)).certificate
+        assert renewed is not None and str(renewed.id) != previous_id
+    # The pages show the links and the badge as for any other renewal.
+    listing = admin_client.get("/orders/?renewals=1").get_data(as_text=True)
+    assert listing.count('data-badge="renewal"') == 1 and renewal_id in listing
+    page = admin_client.get(f"/orders/{renewal_id}").get_data(as_text=True)
+    assert 'id="renewal-of"' in page and f"/certificates/{previous_id}" in page
+    assert f"/orders/{first_order_id}" in page
+    page = admin_client.get(f"/certificates/{previous_id}").get_data(as_text=True)
+    assert 'id="renewed-by"' in page and f"/certificates/{renewed.id}" in page
+
+
+def test_the_schedulers_renewals_task_makes_the_due_renewal(app, pki, jobs):
+    from app.models import TaskRun
+    from app.models.base import utcnow
+    from app.services import scheduler
+
+    bridge = make_bridge(app)
+    make_profile(app, make_target(app, bridge), validity_days=30, renew_before_days=60)
+    jobs()
+    with app.app_context():
+        enqueued = scheduler.tick(utcnow())
+        assert any(job.startswith("task_renewals_") for job in enqueued)
+    jobs()   # the worker runs the task (and issues the renewal it ordered)
+    with app.app_context():
+        run = db.session.scalar(select(TaskRun).where(TaskRun.task == "renewals"))
+        assert run.status == "success", run.error
+        assert (run.result["initial"], run.result["renewals"]) == (0, 1)
+        renewal = db.session.scalar(select(Order).where(Order.renews_certificate_id.is_not(
+            None)))
+        assert renewal.status == "complete" and renewal.certificate is not None
 
 
 def test_a_template_the_policies_refuse_stores_nothing(app, pki):
