@@ -11,6 +11,7 @@ Codes (hard): ``digest.issuer_curve`` (field ``digest``), ``extended_key_usage.o
 """
 from __future__ import annotations
 
+from app.domain.choices import DIGESTS
 from app.domain.names import name_is_covered
 from app.domain.policy import Violation
 from app.domain.request import CertificateRequest
@@ -28,6 +29,8 @@ def check_issuer_digest(request: CertificateRequest, issuer_algorithm: str | Non
                         issuer_label: str) -> list[Violation]:
     required = issuer_digest(issuer_algorithm)
     if required is None or request.digest is None or request.digest == required:
+        return []
+    if request.digest not in DIGESTS:  # digest.unknown says it; one problem, one message
         return []
     bits = int((issuer_algorithm or "-0").split("-")[1])
     return [Violation(
