@@ -111,6 +111,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "DISCOVERY_SCAN_TIMEOUT_SECONDS": float(os.environ.get(
             "DISCOVERY_SCAN_TIMEOUT_SECONDS", "10")),
         "DISCOVERY_SCAN_CONCURRENCY": int(os.environ.get("DISCOVERY_SCAN_CONCURRENCY", "8")),
+        # The expiry scan (task expiry-scan, services/expiry.py): daily.
+        "EXPIRY_SCAN_INTERVAL_SECONDS": float(os.environ.get("EXPIRY_SCAN_INTERVAL_SECONDS",
+                                                             "86400")),
         # The scheduled re-scan of saved endpoints (task discovery-rescan): daily.
         "DISCOVERY_RESCAN_SECONDS": float(os.environ.get("DISCOVERY_RESCAN_SECONDS",
                                                          str(24 * 3600))),

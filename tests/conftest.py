@@ -80,6 +80,9 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "OUTBOUND_ALLOWED_NETWORKS": TEST_ALLOWED_NETWORKS,
         "DISCOVERY_ALLOWED_NETWORKS": TEST_ALLOWED_NETWORKS,
         "DISCOVERY_SCAN_TIMEOUT_SECONDS": "2",
+        # As in production (required there): new certificates carry CRL DP + AIA, so the
+        # lint of what the worker signs allows no "revocation information absent".
+        "PKI_BASE_URL": "http://pki.test.example",
     }
 
 

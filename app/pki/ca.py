@@ -223,7 +223,8 @@ def create_intermediate_certificate(
                                x509.IPAddress(ipaddress.ip_network("::/0"))]),
             critical=True)
     # The root's CRL and OCSP responder, when revocation is served.
-    return sign(with_pointers(builder, pointers), issuer_private_key, digest)
+    return sign(with_pointers(builder, pointers), issuer_private_key, digest,
+                without_pointers=pointers is None)
 
 
 def _names_match(a: x509.Name, b: x509.Name) -> bool:

@@ -16,6 +16,7 @@ from cryptography import x509
 from app.pki.algorithms import hash_for
 from app.pki.issuance import authority_key_identifier_for
 from app.pki.keys import PrivateKey
+from app.pki.lint import lint_before_signing
 from app.pki.revocation_reasons import FLAGS, UNSPECIFIED
 
 
@@ -45,4 +46,5 @@ def build_crl(issuer_certificate: x509.Certificate, issuer_key: PrivateKey, dige
             revoked = revoked.add_extension(x509.CRLReason(FLAGS[entry.reason]),
                                             critical=False)
         builder = builder.add_revoked_certificate(revoked.build())
+    lint_before_signing(builder, issuer_key, digest)   # lint_crl on a throwaway signature
     return builder.sign(private_key=issuer_key, algorithm=hash_for(digest))

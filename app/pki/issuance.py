@@ -156,7 +156,8 @@ def check_issuer_digest(issuer_private_key: PrivateKey, digest: str) -> None:
 
 
 def sign(
-    builder: x509.CertificateBuilder, issuer_private_key: PrivateKey, digest: str
+    builder: x509.CertificateBuilder, issuer_private_key: PrivateKey, digest: str, *,
+    without_pointers: bool = False,
 ) -> x509.Certificate:
     """Sign a fully populated builder with the issuer's key and a digest id.
 
@@ -165,7 +166,10 @@ def sign(
     first signed by a throwaway key and linted (:func:`app.pki.lint.lint_before_signing`):
     a finding outside the allow-list raises :class:`app.pki.lint.LintRefused` and the
     issuer's key signs nothing. Raises :class:`UnsupportedAlgorithm` for an unknown digest.
+    ``without_pointers``: the certificate carries no CRL DP / AIA because no revocation
+    data is served (PKI_BASE_URL unset); only then are their absence findings accepted.
     """
     check_issuer_digest(issuer_private_key, digest)
-    lint_before_signing(builder, issuer_private_key, digest)
+    lint_before_signing(builder, issuer_private_key, digest,
+                        without_pointers=without_pointers)
     return builder.sign(private_key=issuer_private_key, algorithm=hash_for(digest))

@@ -279,4 +279,5 @@ def issue_leaf(
         builder = builder.add_extension(
             x509.SubjectAlternativeName(general_names), critical=False
         )
-    return sign(builder, issuer_private_key, profile.digest)
+    return sign(builder, issuer_private_key, profile.digest,
+                without_pointers=pointers is None)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
 from cryptography import x509
@@ -253,27 +254,55 @@ def _throwaway_key(issuer_key: PrivateKey) -> PrivateKey:
     return key
 
 
-Builder = x509.CertificateBuilder | x509.CertificateRevocationListBuilder | \
-    ocsp.OCSPResponseBuilder
+Builder = x509.CertificateBuilder | x509.CertificateRevocationListBuilder
 
 
-def lint_before_signing(builder: Builder, issuer_key: PrivateKey, digest: str) -> None:
+def lint_before_signing(builder: Builder, issuer_key: PrivateKey, digest: str, *,
+                        without_pointers: bool = False) -> None:
     """Sign ``builder`` with a throwaway key of ``issuer_key``'s type and lint the result;
     raise :class:`LintRefused` for any finding outside the allow-list. Skipped for the
-    signatures a ``sample:N`` setting does not pick. The rehearsal is discarded."""
+    signatures a ``sample:N`` setting does not pick. The rehearsal is discarded.
+    ``without_pointers``: a certificate built with no revocation pointers because none are
+    served (``lint_allowlist.WITHOUT_POINTERS``)."""
     if not _mode.due():
         return
     throwaway = _throwaway_key(issuer_key)
     if isinstance(builder, x509.CertificateBuilder):
         what, findings = "certificate", lint_certificate(
             builder.sign(throwaway, hash_for(digest)))
-    elif isinstance(builder, x509.CertificateRevocationListBuilder):
+    else:
         what, findings = "CRL", lint_crl(builder.sign(throwaway, hash_for(digest))
                                          .public_bytes(serialization.Encoding.DER))
-    else:
-        what, findings = "OCSP response", lint_ocsp_response(
-            builder.sign(throwaway, hash_for(digest)).public_bytes(
-                serialization.Encoding.DER))
-    refused = [f for f in findings if not is_allowed(f.code)]
+    refused = [f for f in findings
+               if not is_allowed(f.code, without_pointers=without_pointers)]
     if refused:
         raise LintRefused(what, refused)
+
+
+@lru_cache(maxsize=64)
+def _stand_in_responder(responder: x509.Certificate, throwaway: PrivateKey, digest: str
+                        ) -> x509.Certificate:
+    """The responder's name on the throwaway key: cryptography signs an OCSP response only
+    with the key of the certificate it names as responder."""
+    return (x509.CertificateBuilder().subject_name(responder.subject)
+            .issuer_name(responder.subject).public_key(throwaway.public_key())
+            .serial_number(1).not_valid_before(responder.not_valid_before_utc)
+            .not_valid_after(responder.not_valid_after_utc)
+            .sign(throwaway, hash_for(digest)))
+
+
+def lint_ocsp_before_signing(make_builder: Callable[[x509.Certificate], ocsp.OCSPResponseBuilder],
+                             responder: x509.Certificate, responder_key: PrivateKey,
+                             digest: str) -> None:
+    """As :func:`lint_before_signing` for an OCSP response: ``make_builder(responder)``
+    builds the response; the rehearsal names a stand-in responder on the throwaway key
+    (the response itself is the same but for the responder id and the signature)."""
+    if not _mode.due():
+        return
+    throwaway = _throwaway_key(responder_key)
+    stand_in = _stand_in_responder(responder, throwaway, digest)
+    findings = lint_ocsp_response(make_builder(stand_in).sign(throwaway, hash_for(digest))
+                                  .public_bytes(serialization.Encoding.DER))
+    refused = [f for f in findings if not is_allowed(f.code)]
+    if refused:
+        raise LintRefused("OCSP response", refused)

@@ -65,18 +65,22 @@ _ENTRIES: Final[tuple[AllowedFinding, ...]] = (
         "cabf.serverauth.ov.organizational_unit_name_attribute_present",
         "OU on a leaf stays the requester's choice in a private CA (policies can forbid "
         "it); new CAs no longer get an OU."),
+)
+
+#: Accepted ONLY on a certificate signed without revocation pointers because none are
+#: served (PKI_BASE_URL unset: development and the pure PKI unit tests; production refuses
+#: to start without it). With the setting, new leaves carry CRL DP + AIA and these
+#: findings refuse the signature like any other (tests/jobs/test_issuance_matrix.py).
+_WITHOUT_POINTERS: Final[tuple[AllowedFinding, ...]] = (
     AllowedFinding(
         "cabf.serverauth.subscriber.authority_info_access_extension_absent",
-        "No OCSP responder / caIssuers URL is published yet.",
-        until="issue 11 (CRL distribution points, AIA, OCSP)"),
+        "No OCSP responder / caIssuers URL is served (PKI_BASE_URL unset)."),
     AllowedFinding(
         "cabf.serverauth.subscriber.revocation_information_absent",
-        "No CRL distribution point / OCSP URL is published yet.",
-        until="issue 11 (CRL distribution points, AIA, OCSP)"),
+        "No CRL distribution point / OCSP URL is served (PKI_BASE_URL unset)."),
     AllowedFinding(
         "msft.end_entity.revocation_information_absent",
-        "Microsoft's root-program copy of the same revocation-information rule.",
-        until="issue 11 (CRL distribution points, AIA, OCSP)"),
+        "Microsoft's root-program copy of the same rule; PKI_BASE_URL unset."),
 )
 
 ALLOWED: Final[dict[str, AllowedFinding]] = {entry.code: entry for entry in _ENTRIES}
@@ -92,5 +96,10 @@ def allowed_entry(code: str) -> AllowedFinding | None:
     return ALLOWED[prefix + "*"] if prefix is not None else None
 
 
-def is_allowed(code: str) -> bool:
-    return allowed_entry(code) is not None
+WITHOUT_POINTERS: Final[dict[str, AllowedFinding]] = {e.code: e for e in _WITHOUT_POINTERS}
+
+
+def is_allowed(code: str, *, without_pointers: bool = False) -> bool:
+    """``without_pointers``: the certificate was built with no revocation pointers because
+    none are served (see ``WITHOUT_POINTERS``)."""
+    return allowed_entry(code) is not None or (without_pointers and code in WITHOUT_POINTERS)

@@ -20,6 +20,7 @@ from cryptography.x509 import ocsp
 
 from app.pki.algorithms import hash_for
 from app.pki.keys import PrivateKey
+from app.pki.lint import lint_ocsp_before_signing
 from app.pki.revocation_reasons import FLAGS
 
 GOOD: Final[str] = "good"
@@ -57,16 +58,23 @@ def sign_ocsp_response(signer: OcspSigner, serial: int, status: str, this_update
     """A signed, successful response (DER) about ``serial``: ``good`` or ``revoked`` (with
     the time and, unless ``unspecified``, the reason)."""
     revoked = status == REVOKED
-    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-        issuer_name_hash=signer.name_hash, issuer_key_hash=signer.key_hash,
-        serial_number=serial, algorithm=hashes.SHA1(),  # noqa: S303 (the CertID hash, RFC 5019)
-        cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
-        this_update=this_update, next_update=next_update,
-        revocation_time=revoked_at if revoked else None,
-        revocation_reason=FLAGS[reason] if revoked and reason and reason != "unspecified"
-        else None,
-    ).responder_id(ocsp.OCSPResponderEncoding.HASH, signer.certificate)
-    response = builder.sign(signer.private_key, hash_for(signer.digest))
+
+    def builder_for(responder: x509.Certificate) -> ocsp.OCSPResponseBuilder:
+        return ocsp.OCSPResponseBuilder().add_response_by_hash(
+            issuer_name_hash=signer.name_hash, issuer_key_hash=signer.key_hash,
+            serial_number=serial, algorithm=hashes.SHA1(),  # noqa: S303 (the CertID hash, RFC 5019)
+            cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+            this_update=this_update, next_update=next_update,
+            revocation_time=revoked_at if revoked else None,
+            revocation_reason=FLAGS[reason] if revoked and reason and reason != "unspecified"
+            else None,
+        ).responder_id(ocsp.OCSPResponderEncoding.HASH, responder)
+
+    # lint_ocsp_response on a throwaway signature first (LintRefused: the key signs nothing)
+    lint_ocsp_before_signing(builder_for, signer.certificate, signer.private_key,
+                             signer.digest)
+    response = builder_for(signer.certificate).sign(signer.private_key,
+                                                    hash_for(signer.digest))
     return response.public_bytes(serialization.Encoding.DER)
 
 

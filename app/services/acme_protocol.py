@@ -529,7 +529,8 @@ def revoke_certificate(server: AcmeServer, payload: dict[str, Any] | None, *,
                        account: AcmeAccount | None, jwk: jose.JWK | None) -> None:
     """revokeCert (RFC 8555 §7.6): by the account that ordered it (or whose bindings cover
     all its names), or signed by the certificate's own key (``jwk``)."""
-    from app.services.acme_revocation import revoke
+    from app.services import revocation
+    from app.services.errors import Conflict, ValidationFailed
 
     payload = payload or {}
     try:
@@ -564,9 +565,15 @@ def revoke_certificate(server: AcmeServer, payload: dict[str, Any] | None, *,
             raise Problem("unauthorized", "This account neither ordered this certificate "
                                           "nor has bindings for all its names.")
         who = f"ACME account {account.name}"
-    if certificate.revoked:
-        raise Problem("alreadyRevoked", "This certificate is already revoked.")
-    revoke(certificate, REVOCATION_REASONS[reason_code], actor_label=who)
+    try:
+        revocation.revoke_certificate(certificate, REVOCATION_REASONS[reason_code],
+                                      actor_label=who)
+    except ValidationFailed as exc:
+        raise Problem("badRevocationReason", exc.message) from exc
+    except Conflict as exc:
+        if exc.code in ("certificate.already_revoked", "certificate.revocation_pending"):
+            raise Problem("alreadyRevoked", exc.message) from exc
+        raise Problem("unauthorized", exc.message) from exc
 
 
 def _may_revoke(account: AcmeAccount, certificate: Certificate) -> bool:

@@ -10,6 +10,7 @@ PENDING answer is recorded (``external_id``, ``next_check_at``, the platform-mad
 under the KEK) and the order stays ``processing``."""
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from app.services import (
 )
 from app.services.acme_admin import requester_for_acme_account
 from app.services.couriers import requester_for_courier
+from app.services.errors import ServiceError
 from app.services.intake import assess
 from app.services.jwe import encrypt_to_public_key
 from app.services.key_bindings import certificate_key_binding, pending_key_binding
@@ -50,6 +52,8 @@ from app.services.order_flow import note, transition
 from app.services.orders import PolicyRejected
 from app.services.provider_runtime import build_provider
 from app.services.requesters import Requester, requester_for_user
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,30 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         # when Redis is down.
         enqueue("sign_certificate_ocsp", f"ocsp-{certificate_id}", str(certificate_id),
                 description="sign the OCSP response of a new certificate")
+    if order.revoke_predecessor and order.renews_certificate is not None:
+        _revoke_predecessor(order, row)
     return Issued(certificate_id)
+
+
+def _revoke_predecessor(order: Order, row: Certificate) -> None:
+    """The renewal asked for the renewed certificate to be revoked (``superseded``) once
+    its successor is stored. The new certificate is committed already: a refusal (revoked
+    meanwhile, no CA to revoke it at) is logged and audited by the service, not undone."""
+    from app.services import revocation
+
+    predecessor = order.renews_certificate
+    assert predecessor is not None
+    try:
+        revocation.revoke_certificate(
+            predecessor, "superseded", actor_label=f"renewal by {order.requested_by_label} "
+            f"(superseded by serial {row.serial_hex})")
+    except ServiceError as exc:
+        db.session.rollback()
+        log.warning("renewal %s: the predecessor %s was not revoked: %s", order.id,
+                    predecessor.id, exc.message)
+        note(order.id, OrderStatus.COMPLETE, "The renewed certificate was not revoked: "
+             f"{exc.message}")
+        db.session.commit()
 
 
 def _owner_of(order: Order) -> int | None:

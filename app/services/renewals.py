@@ -38,10 +38,9 @@ from app.services.requesters import Requester, requester_for_user
 __all__ = ["MAX_CSR_BYTES", "RENEW_ACTION", "renew"]
 
 RENEW_ACTION = "certificate.renew"
-#: Revoking the renewed certificate once the renewal is issued needs the revocation
-#: service of the lifecycle issue; until it is wired in, asking for it is refused (and the
-#: pages do not offer it) rather than silently ignored.
-REVOKE_PREDECESSOR_AVAILABLE = False
+#: Revoking the renewed certificate (reason ``superseded``) once the renewal is issued:
+#: ``issuance._store`` calls the revocation service after the new certificate commits.
+REVOKE_PREDECESSOR_AVAILABLE = True
 #: Besides the owner, these roles may renew any certificate (SPEC 10).
 RENEWER_ROLES = frozenset({Role.SUPER_ADMIN, Role.PKI_ADMIN})
 #: Options a CSR renewal takes from the original request (the key and names are the CSR's).

@@ -16,7 +16,9 @@ courier, the CLI or ACME — then ``actor_label`` names who asked, e.g. "courier
   message on it (``revocation_error``).
 
 Raises ``ValidationFailed`` (unknown reason) or ``Conflict`` (already revoked, already
-pending, nothing to revoke it at). Every outcome is audited (``certificate.revoke``)."""
+pending, nothing to revoke it at). Every outcome is audited (``certificate.revoke``); a
+revocation that took effect emits the ``certificate.revoked`` webhook event in the same
+transaction."""
 from __future__ import annotations
 
 import logging
@@ -38,7 +40,7 @@ from app.models.base import utcnow
 from app.models.pki import CA_ACTIVE, CA_REVOKED
 from app.pki.revocation_reasons import CA_REASONS, CERTIFICATE_REASONS
 from app.providers.base import ProviderError, ProviderTransientError
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.certificates import get_certificate_for
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.lookup import by_uuid
@@ -157,10 +159,21 @@ def _revoke_locally(certificate: Certificate, reason: str, actor: User | None,
     audit.record("certificate.revoke", resource_type="certificate",
                  resource_id=certificate.id, actor=actor, actor_label=actor_label,
                  details=details)
+    _emit_revoked(certificate, reason, now)
     db.session.commit()
     db.session.refresh(certificate)
     _publish_for_leaf(certificate)
     return Revocation(certificate.id, REVOKED, reason, now)
+
+
+def _emit_revoked(certificate: Certificate, reason: str, revoked_at: datetime) -> None:
+    """The ``certificate.revoked`` webhook event, in the revocation's transaction (its
+    deliveries go to the worker when that commits)."""
+    webhooks.emit("certificate.revoked", {"certificate": {
+        "id": str(certificate.id), "common_name": certificate.common_name,
+        "sans": certificate.sans, "serial": certificate.serial_hex,
+        "provider": certificate.provider, "reason": reason,
+        "revoked_at": revoked_at.isoformat(timespec="seconds")}})
 
 
 def _publish_for_leaf(certificate: Certificate) -> None:
@@ -201,6 +214,7 @@ def revoke_at_provider(certificate_id: str) -> str:
                  resource_id=certificate.id, details={
                      "common_name": certificate.common_name, "serial": certificate.serial_hex,
                      "reason": reason, "provider": certificate.provider})
+    _emit_revoked(certificate, reason, now)
     db.session.commit()
     return "revoked"
 

@@ -34,7 +34,7 @@ from app.jobs.queue import current_worker_name, discard_job, job_is_live, worker
 from app.models import TaskRun
 from app.models.base import utcnow
 from app.models.tasks import RUN_FAILED, RUN_LOST, RUN_RUNNING, RUN_SUCCESS
-from app.services import provisioning, revocation_publishing, sweeper
+from app.services import discovery_scan, expiry, provisioning, revocation_publishing, sweeper
 from app.services.errors import NotFound, QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,10 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          "Sign a CRL for every CA without one, past half-life, or with newer revocations."),
     Task("ocsp-refresh", revocation_publishing.refresh_ocsp, "OCSP_REFRESH_SECONDS",
          "Pre-sign OCSP responses that are missing, past half-life, or out of date."),
+    Task("expiry-scan", lambda: expiry.run_scan().as_dict(), "EXPIRY_SCAN_INTERVAL_SECONDS",
+         "Warn owners, ops and webhooks of certificates nearing expiry or expired."),
+    Task("discovery-rescan", discovery_scan.rescan_task, "DISCOVERY_RESCAN_SECONDS",
+         "Re-scan the saved discovery endpoints (and re-queue scans Redis missed)."),
     Task("renewals", provisioning.renewals_task, "RENEWALS_INTERVAL_SECONDS",
          "Order what certificate profiles need (first or renewal); alert on deployments "
          "not confirmed in time."),

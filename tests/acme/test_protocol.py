@@ -177,6 +177,20 @@ def test_revoke_by_the_certificate_key_and_twice(app, world, acme_client: Client
     with app.app_context():
         row = Certificate.query.one()
         assert row.revoked and row.revocation_reason == "keyCompromise"
+    # revokeCert goes through the one revocation service: the worker re-signs the
+    # issuer's CRL and the certificate's OCSP response at once, and it is audited there.
+    jobs()
+    with app.app_context():
+        from app.models import AuditEvent
+        from app.models.revocation import Crl, OcspResponse
+
+        row = Certificate.query.one()
+        ocsp = OcspResponse.query.filter_by(serial_hex=row.serial_hex).one()
+        assert ocsp.cert_status == "revoked"
+        assert Crl.query.filter_by(ca_id=row.issuer_ca_id).count() >= 1
+        event = AuditEvent.query.filter_by(action="certificate.revoke").one()
+        assert event.details["common_name"] == "www.example.com"
+        assert event.actor_label == "the certificate's key (ACME)"
     twice = acme_client.post(acme_client.url("revoke-cert"), {"certificate": cert_b64})
     assert problem_type(twice) == "alreadyRevoked"
 

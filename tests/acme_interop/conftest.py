@@ -76,7 +76,9 @@ def _active_intermediate(app: Flask) -> str:
 
     with app.app_context():
         root_id = pki.request_root(pki.CAParameters(common_name="Interop Root",
-                                                    algorithm="ec-256")).id
+                                                    algorithm="ec-256",
+                                                    organization="Interop Org",
+                                                    country="DE")).id
 
     def active(ca_id) -> bool:
         with app.app_context():
@@ -88,7 +90,8 @@ def _active_intermediate(app: Flask) -> str:
     wait_until(lambda: active(root_id), what="the root CA")
     with app.app_context():
         inter_id = pki.request_intermediate(pki.CAParameters(
-            common_name="Interop Issuing", algorithm="ec-256", validity_days=730),
+            common_name="Interop Issuing", algorithm="ec-256", validity_days=730,
+            organization="Interop Org", country="DE"),
             root_id).id
     wait_until(lambda: active(inter_id), what="the intermediate CA")
     return str(inter_id)

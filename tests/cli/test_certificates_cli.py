@@ -100,3 +100,19 @@ def test_the_expiry_scan_command_alerts_once(app) -> None:
     assert json.loads(first.output)["alerts"]["expiring_7"] == 1
     again = app.test_cli_runner().invoke(args=["certificates", "expiry-scan", "--json"])
     assert json.loads(again.output)["alerts_total"] == 0
+
+
+def test_renew_with_revoke_predecessor_revokes_the_old_one_once_issued(app, jobs,
+                                                                      issued) -> None:
+    result = _renew(app, issued, "--revoke-predecessor", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    with app.app_context():
+        assert not db.session.get(Certificate, uuid.UUID(issued)).revoked
+    jobs()
+    with app.app_context():
+        order = db.session.get(Order, uuid.UUID(body["order_id"]))
+        assert order.status == "complete", order.error
+        old = db.session.get(Certificate, uuid.UUID(issued))
+        assert old.revoked and old.revocation_reason == "superseded"
+        assert not order.certificate.revoked

@@ -46,11 +46,13 @@ def _issued(app: Flask, worker_process) -> str:
 
     with app.app_context():
         root_id = str(pki.request_root(pki.CAParameters(common_name="E2E Root",
+                                                        organization="E2E", country="DE",
                                                         algorithm="ec-256")).id)
     wait(lambda: active(root_id), "root not generated")
     with app.app_context():
         inter_id = str(pki.request_intermediate(pki.CAParameters(
-            common_name="E2E Issuing", algorithm="ec-256", validity_days=730), root_id).id)
+            common_name="E2E Issuing", algorithm="ec-256", validity_days=730,
+            organization="E2E", country="DE"), root_id).id)
     wait(lambda: active(inter_id), "intermediate not generated")
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == OWNER))

@@ -161,3 +161,99 @@ def test_every_allow_list_entry_has_a_reason() -> None:
         assert entry.reason.endswith(".") and len(entry.reason) > 40, code
     assert allowed_entry("cabf.serverauth.certificate_validity_period_exceeds_199_days")
     assert allowed_entry("pkix.invalid_domain_name_syntax") is None
+
+
+def _issuer(app, jobs) -> tuple[str, x509.Certificate, object, str]:
+    add_domain(app, "example.com")
+    make_user(app)
+    issuer = issuing_ca(app, jobs)
+    with app.app_context():
+        ca = db.session.get(CertificateAuthority, uuid.UUID(issuer))
+        key = load_private_key_pem(load_keyring().decrypt(
+            ca.encrypted_private_key, ca_key_binding(ca.id)))
+        return issuer, x509.load_pem_x509_certificate(ca.certificate_pem.encode()), key, \
+            ca.digest
+
+
+def test_revocation_pointers_are_required_once_they_are_served(app, jobs,
+                                                               monkeypatch) -> None:
+    """With PKI_BASE_URL (as in production) a leaf carries CRL DP + AIA and the
+    "revocation information absent" findings are no longer allowed; only a certificate
+    built without pointers because none are served may lack them."""
+    import app.pki.issuance as pki_issuance
+    from app.pki.lint_allowlist import WITHOUT_POINTERS
+    from tests.pki.tooling import lint_cabf_serverauth_cert
+
+    issuer, _, _, _ = _issuer(app, jobs)
+    captured: list[tuple] = []
+    real = pki_issuance.lint_before_signing
+
+    def spy(builder, key, digest, **kwargs):
+        captured.append((builder, key, digest, kwargs))
+        return real(builder, key, digest, **kwargs)
+
+    monkeypatch.setattr(pki_issuance, "lint_before_signing", spy)
+    served = _submit(app, issuer)
+    jobs()
+    with app.app_context():
+        row = db.session.scalar(select(Certificate).where(Certificate.order_id == served))
+        cert = x509.load_pem_x509_certificate(row.certificate_pem.encode())
+    cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    assert not {code for _, code, _ in lint_cabf_serverauth_cert(cert)} & set(WITHOUT_POINTERS)
+    assert captured[-1][3] == {"without_pointers": False}
+    for code in WITHOUT_POINTERS:
+        assert allowed_entry(code) is None and code not in ALLOWED
+
+    monkeypatch.setitem(app.config, "PKI_BASE_URL", "")
+    bare = _submit(app, issuer)
+    jobs()
+    with app.app_context():
+        assert db.session.get(Order, bare).status == "complete"
+    builder, key, digest, kwargs = captured[-1]
+    assert kwargs == {"without_pointers": True}
+    with pytest.raises(lint_module.LintRefused) as refused:
+        real(builder, key, digest)             # the same leaf, were pointers served
+    assert {f.code for f in refused.value.findings} == set(WITHOUT_POINTERS)
+
+
+def test_crls_and_ocsp_responses_are_linted_before_the_ca_key_signs(app, jobs,
+                                                                    monkeypatch) -> None:
+    from datetime import timedelta
+
+    from cryptography.x509 import ocsp as x509_ocsp
+
+    from app.models.base import utcnow
+    from app.pki.crl import RevokedEntry, build_crl
+    from app.pki.ocsp import sign_ocsp_response, signer_for
+
+    _, ca_cert, key, digest = _issuer(app, jobs)
+    now = utcnow().replace(microsecond=0)
+    linted: list[bytes] = []
+    real_crl, real_ocsp = lint_module.lint_crl, lint_module.lint_ocsp_response
+    monkeypatch.setattr(lint_module, "lint_crl", lambda der: linted.append(der)
+                        or real_crl(der))
+    monkeypatch.setattr(lint_module, "lint_ocsp_response", lambda der: linted.append(der)
+                        or real_ocsp(der))
+    entries = [RevokedEntry(12345, now - timedelta(hours=1), "keyCompromise")]
+    crl = build_crl(ca_cert, key, digest, entries, 7, now, now + timedelta(days=7))
+    assert len(linted) == 1
+    assert x509.load_der_x509_crl(linted[0]).tbs_certlist_bytes == crl.tbs_certlist_bytes
+    signer = signer_for(ca_cert, key, digest)
+    der = sign_ocsp_response(signer, 12345, "revoked", now, now + timedelta(days=4),
+                             now - timedelta(hours=1), "keyCompromise")
+    assert len(linted) == 2
+    rehearsal, signed = (x509_ocsp.load_der_ocsp_response(d) for d in (linted[1], der))
+    # The same answer; only the responder (a stand-in on the throwaway key) differs.
+    for attribute in ("serial_number", "certificate_status", "revocation_reason",
+                      "this_update_utc", "next_update_utc", "revocation_time_utc"):
+        assert getattr(rehearsal, attribute) == getattr(signed, attribute), attribute
+    assert signed.responder_key_hash != rehearsal.responder_key_hash
+
+    forced = [lint_module.LintFinding("ERROR", "pkix.forced_for_test", "forced")]
+    monkeypatch.setattr(lint_module, "lint_crl", lambda der: forced)
+    monkeypatch.setattr(lint_module, "lint_ocsp_response", lambda der: forced)
+    with pytest.raises(lint_module.LintRefused, match="The CRL was not signed"):
+        build_crl(ca_cert, key, digest, entries, 8, now, now + timedelta(days=7))
+    with pytest.raises(lint_module.LintRefused, match="The OCSP response was not signed"):
+        sign_ocsp_response(signer, 12345, "good", now, now + timedelta(days=4))

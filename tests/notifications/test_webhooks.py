@@ -144,3 +144,52 @@ def test_issued_and_failed_orders_are_sent(app, ctx, jobs, worker_key, receiver)
     assert events["certificate.issued"]["certificate"]["common_name"] == "ok.example.com"
     for delivery in receiver.received:
         _verify(delivery)
+
+
+def test_a_revocation_sends_certificate_revoked_in_its_transaction(app, ctx, jobs,
+                                                                   worker_key,
+                                                                   receiver) -> None:
+    from app.domain.request import CertificateRequest
+    from app.models import Certificate, User
+    from app.services import revocation
+    from app.services.errors import Conflict
+    from app.services.orders import submit_order
+    from app.services.requesters import requester_for_user
+    from tests.builders import add_domain, issuing_ca
+    from tests.conftest import make_user
+
+    add_domain(app, "example.com")
+    issuing_ca(app, jobs)
+    _hook(app, receiver.url, events=("certificate.revoked",))
+    user_id = make_user(app, "u@example.com", role="user", domains=("example.com",))
+    with app.app_context():
+        order, _ = submit_order(CertificateRequest(
+            common_name="gone.example.com", algorithm="ec-256", digest="sha256",
+            validity_days=30, key_usage=("digitalSignature",),
+            extended_key_usage=("serverAuth",)),
+            requester_for_user(db.session.get(User, user_id)), pathway="wizard",
+            request_key="rev1")
+        order_id = order.id
+    jobs()
+    with app.app_context():
+        certificate = db.session.scalar(select(Certificate).where(
+            Certificate.order_id == order_id))
+        certificate_id = str(certificate.id)
+        assert db.session.query(WebhookDelivery).count() == 0   # not subscribed to issued
+        revocation.revoke_certificate(certificate, "keyCompromise",
+                                      actor_label="test operator")
+        # The delivery row was committed with the revocation itself.
+        [delivery] = db.session.scalars(select(WebhookDelivery)).all()
+        assert delivery.event == "certificate.revoked"
+        with pytest.raises(Conflict):
+            revocation.revoke_certificate(certificate, "keyCompromise",
+                                          actor_label="test operator")
+        assert db.session.query(WebhookDelivery).count() == 1   # a refusal sends nothing
+    run_jobs_until(app, lambda: len(receiver.received) >= 1)
+    [sent] = receiver.received
+    _verify(sent)
+    body = body_of(sent)
+    assert body["event"] == "certificate.revoked"
+    data = body["data"]["certificate"]
+    assert data["id"] == certificate_id and data["reason"] == "keyCompromise"
+    assert data["common_name"] == "gone.example.com" and data["revoked_at"]

@@ -52,10 +52,6 @@ def test_owner_and_pki_admin_renew_and_the_owner_keeps_it(app, client, jobs, iss
         make_user(app, who, role="pki_admin")
     login(client, who)
     assert 'id="renew"' in client.get(f"/certificates/{issued}").get_data(as_text=True)
-    refused = post(client, f"/certificates/{issued}/renew", {"revoke": "1"},
-                   follow_redirects=True)
-    assert "not available on this platform yet" in refused.get_data(as_text=True)
-    assert count(app, Order) == 1
     response = post(client, f"/certificates/{issued}/renew")
     assert response.status_code == 303
     order_id = response.headers["Location"].rsplit("/", 1)[1]
@@ -96,3 +92,31 @@ def test_the_csr_page_refuses_a_certificate_the_user_may_not_renew(app, client,
     login(client, "other@example.com")
     assert client.get(f"/request/csr?renews={issued}").status_code == 404
     assert client.get("/request/csr?renews=junk").status_code == 404
+
+
+def test_renewing_with_revoke_revokes_the_predecessor_as_superseded(app, client, jobs,
+                                                                     issued) -> None:
+    from app.models import AuditEvent, Certificate
+    from app.models.revocation import OcspResponse
+
+    login(client, "owner@example.com")
+    response = post(client, f"/certificates/{issued}/renew", {"revoke": "1"})
+    assert response.status_code == 303
+    order_id = response.headers["Location"].rsplit("/", 1)[1]
+    with app.app_context():
+        order = db.session.get(Order, uuid.UUID(order_id))
+        assert order.revoke_predecessor
+        assert not db.session.get(Certificate, uuid.UUID(issued)).revoked
+    jobs()
+    with app.app_context():
+        order = db.session.get(Order, uuid.UUID(order_id))
+        assert order.status == "complete" and not order.certificate.revoked
+        old = db.session.get(Certificate, uuid.UUID(issued))
+        assert old.revoked and old.revocation_reason == "superseded"
+        ocsp = db.session.scalar(db.select(OcspResponse).where(
+            OcspResponse.serial_hex == old.serial_hex))
+        assert ocsp is not None and ocsp.cert_status == "revoked"
+        event = db.session.scalar(db.select(AuditEvent).where(
+            AuditEvent.action == "certificate.revoke",
+            AuditEvent.resource_id == str(old.id)))
+        assert event is not None and "renewal" in event.actor_label

@@ -273,9 +273,7 @@ RENEWAL = BodyShape(
         "csr": Field("string", "A new PKCS#10 CSR (PEM). Required when the original order "
                      "was for a CSR; its names are judged like a new request's."),
         "revoke_predecessor": Field("boolean", "Revoke the renewed certificate (reason "
-                                    "superseded) once the new one is issued. Default false. "
-                                    "Refused (422 renewal.revoke_unavailable) while the "
-                                    "platform cannot revoke."),
+                                    "superseded) once the new one is issued. Default false."),
     })
 
 
