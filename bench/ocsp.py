@@ -77,11 +77,13 @@ def set_up_pki(app) -> str:
 
     with app.app_context():
         root_id = pki.request_root(pki.CAParameters(
-            common_name="Bench OCSP Root", algorithm="ec-384", digest="sha384")).id
+            common_name="Bench OCSP Root", organization="Bench", country="DE",
+            algorithm="ec-384", digest="sha384")).id
     drain()
     with app.app_context():
         inter_id = str(pki.request_intermediate(pki.CAParameters(
-            common_name="Bench OCSP Issuing", algorithm="ec-384", digest="sha384",
+            common_name="Bench OCSP Issuing", organization="Bench", country="DE",
+            algorithm="ec-384", digest="sha384",
             validity_days=365), root_id).id)
     drain()
     with app.app_context():
