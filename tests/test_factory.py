@@ -61,7 +61,8 @@ def test_worker_refuses_to_start_in_production_without_a_key_encryption_key(tmp_
 
     env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "x" * 48,
            "INSTANCE_PATH": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "PKI_BASE_URL": "http://pki.example.com"}  # its own refusal is tested elsewhere
     env.pop("KEY_ENCRYPTION_KEYS", None)
     result = subprocess.run([sys.executable, "worker.py"], env=env, capture_output=True,
                             text=True, timeout=60, check=False,
