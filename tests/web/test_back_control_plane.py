@@ -31,8 +31,10 @@ def test_web_app_serves_every_page_without_the_key_encryption_key(
     assert "KEY_ENCRYPTION_KEYS" not in web.config
     client = web.test_client()
     login(client)
+    # Every page a browser session can open (the bearer-token APIs answer 401 to it).
     rules = [r for r in web.url_map.iter_rules()
-             if "GET" in r.methods and not r.arguments and r.endpoint != "static"]
+             if "GET" in r.methods and not r.arguments and r.endpoint != "static"
+             and not (r.rule.startswith("/api/") and r.rule != "/api/v1/openapi.json")]
     assert len(rules) >= 10
     for rule in rules:
         response = client.get(rule.rule, follow_redirects=True)
