@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import CertificateAuthority, Crl, OcspResponse
@@ -58,28 +58,38 @@ def ca_certificate_der(ca_id: str) -> Published:
 
 
 class _IssuerIndex:
-    """(issuerNameHash, issuerKeyHash) → CA id, rebuilt at most every 30 s (a new CA is
-    answered for within that)."""
+    """(issuerNameHash, issuerKeyHash) → CA id, rebuilt every 30 s at most, and at once when
+    a request names an issuer it does not know while the set of CAs with a certificate has
+    changed (one small aggregate query decides, so unknown issuers cannot force rebuilds)."""
 
     def __init__(self) -> None:
         self.built_at = -ISSUER_CACHE_SECONDS
+        self.version: tuple[int, object] | None = None
         self.by_hashes: dict[tuple[bytes, bytes], uuid.UUID] = {}
 
     def find(self, name_hash: bytes, key_hash: bytes) -> uuid.UUID | None:
-        age = time.monotonic() - self.built_at
-        # Unknown issuers rebuild the index at most once a second.
-        if age >= ISSUER_CACHE_SECONDS or (
-                (name_hash, key_hash) not in self.by_hashes and age >= 1.0):
+        if time.monotonic() - self.built_at >= ISSUER_CACHE_SECONDS or (
+                (name_hash, key_hash) not in self.by_hashes
+                and self._current_version() != self.version):
             self._build()
         return self.by_hashes.get((name_hash, key_hash))
 
+    @staticmethod
+    def _current_version() -> tuple[int, object]:
+        count, newest = db.session.execute(select(
+            func.count(CertificateAuthority.id), func.max(CertificateAuthority.created_at))
+            .where(CertificateAuthority.certificate_pem.is_not(None))).one()
+        return int(count), newest
+
     def _build(self) -> None:
+        version = self._current_version()
         found = {}
         for ca_id, pem in db.session.execute(select(
                 CertificateAuthority.id, CertificateAuthority.certificate_pem).where(
                 CertificateAuthority.certificate_pem.is_not(None))):
             found[issuer_hashes(x509.load_pem_x509_certificate(pem.encode()))] = ca_id
         self.by_hashes = found
+        self.version = version
         self.built_at = time.monotonic()
 
 
