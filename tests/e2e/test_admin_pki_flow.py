@@ -163,6 +163,8 @@ def test_admin_sets_up_domains_and_local_pki(app: Flask, page: Page, live_server
     page.get_by_role("button", name="New root", exact=True).click()
     expect(page.get_by_role("heading", name="New root CA")).to_be_visible()
     page.get_by_label("Common name").fill("E2E Root CA")
+    page.get_by_label("Organisation (O)").fill("E2E Org")  # CAs need O and C (issue 12)
+    page.get_by_label("Country (C, two letters)").fill("DE")
     root_url = generate_ca_and_watch(app, page, worker_process, navigations, "Generate root")
     root_id = root_url.rstrip("/").rsplit("/", 1)[-1]
     expect(page.get_by_role("heading", name="E2E Root CA")).to_be_visible()
@@ -172,6 +174,8 @@ def test_admin_sets_up_domains_and_local_pki(app: Flask, page: Page, live_server
     expect(page.get_by_role("heading", name="New intermediate CA")).to_be_visible()
     expect(page.get_by_label("Signed by root")).to_have_value(root_id)
     page.get_by_label("Common name").fill("E2E Issuing CA")
+    page.get_by_label("Organisation (O)").fill("E2E Org")
+    page.get_by_label("Country (C, two letters)").fill("DE")
     generate_ca_and_watch(app, page, worker_process, navigations, "Generate intermediate")
     expect(page.locator("#ca-detail")).to_contain_text("signed by E2E Root CA")
     expect(page.get_by_role("button", name="Download chain (PEM)")).to_be_visible()
