@@ -95,7 +95,8 @@ def test_renew_a_platform_key_certificate_and_a_csr_order(
     with app.app_context():
         parsed, _ = parse_csr_input(first_csr)
         request, _ = request_from_csr(parsed, {
-            "digest": "sha384", "validity_days": 45, "key_usage": ["digitalSignature"],
+            # SHA-256: the issuing CA is P-256, which signs with its curve's hash only.
+            "digest": "sha256", "validity_days": 45, "key_usage": ["digitalSignature"],
             "extended_key_usage": ["serverAuth", "clientAuth"]})
         request = with_default_issuer(request)
     csr_cert = _certificate_of(app, _submit(app, request, "csr_upload", parsed.pem))
@@ -109,7 +110,7 @@ def test_renew_a_platform_key_certificate_and_a_csr_order(
     page.get_by_role("button", name="Check CSR →").click()
     expect(page.locator("#renewal-note")).to_be_visible()
     expect(page.locator("#f-validity_days")).to_have_value("45")    # the original's options
-    expect(page.locator("#f-digest")).to_have_value("sha384")
+    expect(page.locator("#f-digest")).to_have_value("sha256")
     page.get_by_role("button", name="Submit request").click()
     expect(page.locator("[data-badge=renewal]")).to_be_visible()
     _expect_complete(page)
