@@ -156,7 +156,7 @@ class Deployer:
             probe_info = target["probe"]
             served, finding = probe.wait_for(probe_info["host"], int(probe_info["port"]),
                                              probe_info.get("sni"), _fingerprint(cert),
-                                             self.config.probe_timeout)
+                                             _trust(certificate), self.config.probe_timeout)
             ok = served is not None and served.fingerprint == _fingerprint(cert)
             report.served_serial = served.serial if served else None
             report.step("probe", ok, finding)
@@ -196,8 +196,18 @@ class Deployer:
         report.step("reload_restored", ok, output)
         try:
             probe_info = target["probe"]
+            # Verified against what was just put back: that is what should be served now.
+            restored = "".join(b.path.read_text(errors="replace") for b in backups
+                               if b.path.exists())
             served = probe.served_certificate(probe_info["host"], int(probe_info["port"]),
-                                              probe_info.get("sni"))
+                                              probe_info.get("sni"),
+                                              probe.certificates_only(restored))
             report.served_serial = served.serial
-        except OSError:
+        except (OSError, ValueError):  # nothing served, or nothing restored to trust
             pass
+
+
+def _trust(certificate: dict[str, Any]) -> str:
+    """What the probe verifies the served certificate against: the deployed chain (its
+    issuing CAs), else the certificate itself."""
+    return (certificate.get("chain_pem") or "") + (certificate.get("certificate_pem") or "")

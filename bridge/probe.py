@@ -1,6 +1,7 @@
 """Which certificate a TLS endpoint serves (its serial and SHA-256 fingerprint)."""
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import time
@@ -9,6 +10,14 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+CERTIFICATE_BLOCK = re.compile(
+    r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+
+
+def certificates_only(pem: str) -> str:
+    """The certificate blocks of a PEM text (a haproxy file also holds the key)."""
+    return "\n".join(CERTIFICATE_BLOCK.findall(pem)) + "\n"
+
 
 @dataclass(frozen=True)
 class Served:
@@ -16,12 +25,17 @@ class Served:
     fingerprint: str         # colon-separated upper-case hex
 
 
-def served_certificate(host: str, port: int, sni: str | None, timeout: float = 5.0) -> Served:
-    """The leaf the endpoint presents. Not verified on purpose: the point is to see WHAT
-    is served (compared by fingerprint with what was deployed), whoever signed it."""
-    context = ssl.create_default_context()
+def served_certificate(host: str, port: int, sni: str | None, trust_pem: str,
+                       timeout: float = 5.0) -> Served:
+    """The leaf the endpoint presents, verified against ``trust_pem`` (the deployed
+    certificate's chain, or the certificate itself): verification stays on, and a
+    certificate from elsewhere is an error. Which leaf it is (serial, fingerprint) is then
+    compared with what was deployed; the name is not checked because the probe may use
+    an address the certificate does not name."""
+    context = ssl.create_default_context(cadata=trust_pem)
+    # The platform's intermediate (or the leaf) is the anchor: the root need not be here.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # identification only: no data is sent
     with socket.create_connection((host, port), timeout=timeout) as raw, \
             context.wrap_socket(raw, server_hostname=sni or None) as tls:
         der = tls.getpeercert(binary_form=True)
@@ -33,7 +47,7 @@ def served_certificate(host: str, port: int, sni: str | None, timeout: float = 5
                   fingerprint=":".join(digest[i:i + 2] for i in range(0, len(digest), 2)))
 
 
-def wait_for(host: str, port: int, sni: str | None, fingerprint: str,
+def wait_for(host: str, port: int, sni: str | None, fingerprint: str, trust_pem: str,
              timeout: float) -> tuple[Served | None, str]:
     """Probe until the endpoint serves ``fingerprint`` or ``timeout`` passes (a reload
     is asynchronous: the old workers may answer for a moment). Returns the last
@@ -43,7 +57,7 @@ def wait_for(host: str, port: int, sni: str | None, fingerprint: str,
     problem = ""
     while True:
         try:
-            last = served_certificate(host, port, sni)
+            last = served_certificate(host, port, sni, trust_pem)
             if last.fingerprint == fingerprint:
                 return last, f"{host}:{port} serves serial {last.serial}"
             problem = f"{host}:{port} serves serial {last.serial}, not the new certificate"

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CertificateAlert, Deployment, Order, TargetSystem
-from bridge.probe import served_certificate
+from bridge.probe import certificates_only, served_certificate
 from tests.api.conftest import root_pem
 from tests.builders import add_domain, issuing_ca
 from tests.conftest import run_jobs, run_jobs_until
@@ -157,7 +157,8 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
                            bridge)[0]
         assert first.status == "succeeded", [(s.name, s.output) for s in first.steps]
         assert [s.name for s in first.steps] == ["check", "key", "write", "reload", "probe"]
-        served = served_certificate("127.0.0.1", nginx.port, "web.example.com")
+        served = served_certificate("127.0.0.1", nginx.port, "web.example.com",
+                                (nginx.tls / "fullchain.pem").read_text())
         assert served.serial == first.certificate.serial_hex.lstrip("0")
         assert first.served_serial == served.serial
         _verify(app, tmp_path, nginx.tls / "fullchain.pem")
@@ -172,7 +173,8 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
         renewal = both[1]
         assert renewal.status == "succeeded", [(s.name, s.output) for s in renewal.steps]
         assert renewal.certificate.serial_hex != first.certificate.serial_hex
-        served = served_certificate("127.0.0.1", nginx.port, "web.example.com")
+        served = served_certificate("127.0.0.1", nginx.port, "web.example.com",
+                                (nginx.tls / "fullchain.pem").read_text())
         assert served.serial == renewal.certificate.serial_hex.lstrip("0")
         with app.app_context():
             orders = list(db.session.scalars(select(Order).order_by(Order.submitted_at)))
@@ -210,7 +212,8 @@ def test_failing_reload_restores_the_previous_files_and_alerts_in_time(
         ("check", True), ("key", True), ("write", True), ("reload", False),
         ("restore", True), ("reload_restored", False)]
     assert {p: (nginx.tls / p).read_bytes() for p in before} == before
-    served = served_certificate("127.0.0.1", nginx.port, "web.example.com")
+    served = served_certificate("127.0.0.1", nginx.port, "web.example.com",
+                                (nginx.tls / "fullchain.pem").read_text())
     assert served.serial == format(nginx.initial.serial_number, "x")
     assert failed.served_serial == served.serial
 
@@ -245,7 +248,8 @@ def test_haproxy_single_pem(app: Flask, live_server: str, pki, cli, haproxy: HAP
     finally:
         bridge.stop()
     assert done.status == "succeeded", [(s.name, s.output) for s in done.steps]
-    served = served_certificate("127.0.0.1", haproxy.port, "lb.example.com")
+    served = served_certificate("127.0.0.1", haproxy.port, "lb.example.com",
+                                certificates_only(haproxy.pem.read_text()))
     assert served.serial == done.certificate.serial_hex.lstrip("0")
     pem = haproxy.pem.read_text()
     assert pem.count("BEGIN CERTIFICATE") == 2 and "BEGIN PRIVATE KEY" in pem
