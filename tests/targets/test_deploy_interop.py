@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import shlex
+import ssl
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CertificateAlert, Deployment, Order, TargetSystem
-from bridge.probe import certificates_only, served_certificate
+from bridge.probe import Served, certificates_only, served_certificate
 from tests.api.conftest import root_pem
 from tests.builders import add_domain, issuing_ca
 from tests.conftest import run_jobs, run_jobs_until
@@ -117,6 +119,25 @@ def _deployments(app: Flask, target_id: str) -> list[Deployment]:
         return rows
 
 
+def _settled(port: int, sni: str, trust_pem: str, serial_hex: str) -> Served:
+    """What the endpoint serves once the reload has settled: after a reload the old
+    workers may still accept a connection or two with the old certificate (the bridge's
+    probe saw the new one at least once), so ask until the new serial answers or 15 s
+    pass, and return the last answer for the assertion to report."""
+    deadline, last = time.monotonic() + 15, None
+    while True:
+        try:
+            last = served_certificate("127.0.0.1", port, sni, trust_pem)
+            if last.serial == serial_hex.lstrip("0"):
+                return last
+        except (OSError, ssl.SSLError):
+            if time.monotonic() >= deadline:
+                raise
+        if time.monotonic() >= deadline:
+            return last
+        time.sleep(0.1)
+
+
 def _finished(app: Flask, target_id: str, n: int):
     def check():
         rows = _deployments(app, target_id)
@@ -157,8 +178,8 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
                            bridge)[0]
         assert first.status == "succeeded", [(s.name, s.output) for s in first.steps]
         assert [s.name for s in first.steps] == ["check", "key", "write", "reload", "probe"]
-        served = served_certificate("127.0.0.1", nginx.port, "web.example.com",
-                                (nginx.tls / "fullchain.pem").read_text())
+        served = _settled(nginx.port, "web.example.com",
+                          (nginx.tls / "fullchain.pem").read_text(), first.certificate.serial_hex)
         assert served.serial == first.certificate.serial_hex.lstrip("0")
         assert first.served_serial == served.serial
         _verify(app, tmp_path, nginx.tls / "fullchain.pem")
@@ -173,8 +194,9 @@ def test_nginx_first_certificate_and_renewal_deployed_without_clicks(
         renewal = both[1]
         assert renewal.status == "succeeded", [(s.name, s.output) for s in renewal.steps]
         assert renewal.certificate.serial_hex != first.certificate.serial_hex
-        served = served_certificate("127.0.0.1", nginx.port, "web.example.com",
-                                (nginx.tls / "fullchain.pem").read_text())
+        served = _settled(nginx.port, "web.example.com",
+                          (nginx.tls / "fullchain.pem").read_text(),
+                          renewal.certificate.serial_hex)
         assert served.serial == renewal.certificate.serial_hex.lstrip("0")
         with app.app_context():
             orders = list(db.session.scalars(select(Order).order_by(Order.submitted_at)))
@@ -248,8 +270,8 @@ def test_haproxy_single_pem(app: Flask, live_server: str, pki, cli, haproxy: HAP
     finally:
         bridge.stop()
     assert done.status == "succeeded", [(s.name, s.output) for s in done.steps]
-    served = served_certificate("127.0.0.1", haproxy.port, "lb.example.com",
-                                certificates_only(haproxy.pem.read_text()))
+    served = _settled(haproxy.port, "lb.example.com", certificates_only(haproxy.pem.read_text()),
+                      done.certificate.serial_hex)
     assert served.serial == done.certificate.serial_hex.lstrip("0")
     pem = haproxy.pem.read_text()
     assert pem.count("BEGIN CERTIFICATE") == 2 and "BEGIN PRIVATE KEY" in pem
