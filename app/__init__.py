@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app)
     _bind_extensions(app)
     _install_input_guard(app)
+    _install_ocsp_fast_path(app)
     _register_blueprints(app)
     _register_web_helpers(app)
     _register_cli(app)
@@ -86,6 +87,15 @@ def _trust_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def _install_ocsp_fast_path(app: Flask) -> None:
+    """OCSP answers from Redis before Flask (``web/ocsp_fast_path.py``); the outermost
+    layer, so a cached answer costs no request context."""
+    if app.config.get("OCSP_REDIS_CACHE", True):
+        from app.web.ocsp_fast_path import OcspFastPath
+
+        app.wsgi_app = OcspFastPath(app.wsgi_app, app.config["REDIS_URL"])  # type: ignore[method-assign]
 
 
 def _bind_extensions(app: Flask) -> None:

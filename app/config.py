@@ -126,6 +126,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "ROOT_NEXT_UPDATE_DAYS": float(os.environ.get("ROOT_NEXT_UPDATE_DAYS", "365")),
         "CRL_REFRESH_SECONDS": float(os.environ.get("CRL_REFRESH_SECONDS", "3600")),
         "OCSP_REFRESH_SECONDS": float(os.environ.get("OCSP_REFRESH_SECONDS", "3600")),
+        # Pre-signed OCSP responses are also kept in Redis for the responder's fast path
+        # (services/ocsp_cache.py; ~0.5 KB a certificate). "0" serves from the database.
+        "OCSP_REDIS_CACHE": os.environ.get("OCSP_REDIS_CACHE", "1") not in ("0", "false",
+                                                                             "no", ""),
         # An order waiting on an external CA fails after this long (ACME orders expire
         # after days; a commercial CA's validation can take as long).
         # Lint before signing (app/pki/lint.py): "every" signature (default) or

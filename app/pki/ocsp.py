@@ -54,9 +54,10 @@ def signer_for(certificate: x509.Certificate, private_key: PrivateKey, digest: s
 
 def sign_ocsp_response(signer: OcspSigner, serial: int, status: str, this_update: datetime,
                        next_update: datetime, revoked_at: datetime | None = None,
-                       reason: str | None = None) -> bytes:
+                       reason: str | None = None, *, lint: bool = True) -> bytes:
     """A signed, successful response (DER) about ``serial``: ``good`` or ``revoked`` (with
-    the time and, unless ``unspecified``, the reason)."""
+    the time and, unless ``unspecified``, the reason). ``lint=False``: the caller has
+    linted a response of the same shape (see ``revocation_publishing._sign_batch``)."""
     revoked = status == REVOKED
 
     def builder_for(responder: x509.Certificate) -> ocsp.OCSPResponseBuilder:
@@ -71,8 +72,9 @@ def sign_ocsp_response(signer: OcspSigner, serial: int, status: str, this_update
         ).responder_id(ocsp.OCSPResponderEncoding.HASH, responder)
 
     # lint_ocsp_response on a throwaway signature first (LintRefused: the key signs nothing)
-    lint_ocsp_before_signing(builder_for, signer.certificate, signer.private_key,
-                             signer.digest)
+    if lint:
+        lint_ocsp_before_signing(builder_for, signer.certificate, signer.private_key,
+                                 signer.digest)
     response = builder_for(signer.certificate).sign(signer.private_key,
                                                     hash_for(signer.digest))
     return response.public_bytes(serialization.Encoding.DER)

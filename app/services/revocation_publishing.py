@@ -36,6 +36,7 @@ from app.pki.crl import RevokedEntry, build_crl
 from app.pki.encoding import crl_to_der
 from app.pki.keys import load_private_key_pem
 from app.pki.ocsp import GOOD, REVOKED, OcspSigner, sign_ocsp_response, signer_for
+from app.services import ocsp_cache
 from app.services.key_bindings import ca_key_binding
 from app.services.keyring import load_keyring
 
@@ -181,16 +182,31 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
 def _sign_batch(signing: _Signing, signer: OcspSigner, subjects: Iterable[_Subject],
                 now: datetime) -> int:
     next_update = now + _lifetime(signing.ca, "OCSP_NEXT_UPDATE_DAYS")
+    subjects = list(subjects)
     rows = []
+    # Lint before signing, once per shape: the responses of a batch share responder,
+    # thisUpdate, nextUpdate and extensions; within a shape (good, or revoked with or
+    # without a reason) they differ only in the serial number and the revocation time, which
+    # no lint rule judges. Linting every one cost ~8 ms a response (a pkilint run), i.e.
+    # 1,000,000 responses in ~2 hours instead of minutes; certificates keep ``every``.
+    linted: set[tuple[str, bool]] = set()
     for subject in subjects:
         status = REVOKED if subject.revoked else GOOD
+        shape = (status, bool(subject.revoked and subject.reason
+                              and subject.reason != "unspecified"))
         der = sign_ocsp_response(signer, int(subject.serial_hex, 16), status, now,
-                                 next_update, subject.revoked_at, subject.reason)
+                                 next_update, subject.revoked_at, subject.reason,
+                                 lint=shape not in linted)
+        linted.add(shape)
         rows.append({"issuer_ca_id": signing.ca.id, "serial_hex": subject.serial_hex,
                      "cert_status": status, "this_update": now, "next_update": next_update,
                      "der": der})
     _upsert(rows)
+    # A cached ``good`` must not outlive a revocation: gone before the commit.
+    ocsp_cache.forget(signing.ca.id, [s.serial_hex for s in subjects if s.revoked])
     db.session.commit()
+    ocsp_cache.store(signing.ca.id, [(r["serial_hex"], r["der"], now, next_update)
+                                     for r in rows])
     return len(rows)
 
 

@@ -8,14 +8,18 @@ gets ``malformedRequest``. Nothing here raises for a client's bytes."""
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from cryptography import x509
 from sqlalchemy import func, select
+from werkzeug.http import http_date, quote_etag
 
 from app.extensions import db
 from app.models import CertificateAuthority, Crl, OcspResponse
@@ -35,6 +39,25 @@ class Published:
     body: bytes
     this_update: datetime | None = None
     next_update: datetime | None = None
+
+    def cache_headers(self, filename: str | None = None) -> dict[str, str]:
+        """HTTP caching for relying parties and caches in between: cacheable until the
+        data's nextUpdate (RFC 5019 section 6), with Last-Modified and an ETag."""
+        now = datetime.now(UTC)
+        if self.next_update is not None and self.next_update > now:
+            headers = {"Cache-Control": "public, max-age="
+                       f"{int((self.next_update - now).total_seconds())}, no-transform",
+                       "Expires": http_date(self.next_update)}
+            if self.this_update is not None:
+                headers["Last-Modified"] = http_date(self.this_update)
+            headers["ETag"] = quote_etag(hashlib.sha256(self.body).hexdigest()[:32])
+        elif self.next_update is None and filename is not None:
+            headers = {"Cache-Control": "public, max-age=3600"}
+        else:
+            headers = {"Cache-Control": "no-cache"}
+        if filename:
+            headers["Content-Disposition"] = f'inline; filename="{filename}"'
+        return headers
 
 
 def latest_crl(ca_id: str, *, pem: bool = False) -> Published:
@@ -74,6 +97,13 @@ class _IssuerIndex:
             self._build()
         return self.by_hashes.get((name_hash, key_hash))
 
+    def peek(self, name_hash: bytes, key_hash: bytes) -> uuid.UUID | None:
+        """The CA for these hashes from the index as built, without touching the database;
+        None when the index is stale or does not know them (then :meth:`find` decides)."""
+        if time.monotonic() - self.built_at >= ISSUER_CACHE_SECONDS:
+            return None
+        return self.by_hashes.get((name_hash, key_hash))
+
     @staticmethod
     def _current_version() -> tuple[int, object]:
         count, newest = db.session.execute(select(
@@ -94,6 +124,22 @@ class _IssuerIndex:
 
 
 _issuers = _IssuerIndex()
+
+
+def issuer_known(name_hash: bytes, key_hash: bytes) -> uuid.UUID | None:
+    """The issuing CA for a request's issuer hashes, if the index knows it now (no
+    database access: the fast path's question)."""
+    return _issuers.peek(name_hash, key_hash)
+
+
+def decode_get_path(encoded: str) -> bytes:
+    """RFC 6960 A.1: the DER request, base64, URL-encoded, after the responder's URL;
+    b"" for anything that does not decode (answered malformedRequest)."""
+    try:
+        raw = unquote(encoded)
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def ocsp_answer(der: bytes) -> Published:

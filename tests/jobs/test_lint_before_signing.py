@@ -257,3 +257,45 @@ def test_crls_and_ocsp_responses_are_linted_before_the_ca_key_signs(app, jobs,
         build_crl(ca_cert, key, digest, entries, 8, now, now + timedelta(days=7))
     with pytest.raises(lint_module.LintRefused, match="The OCSP response was not signed"):
         sign_ocsp_response(signer, 12345, "good", now, now + timedelta(days=4))
+
+
+def test_an_ocsp_batch_is_linted_once_per_shape_and_refused_whole(app, jobs,
+                                                                  monkeypatch) -> None:
+    """A refresh batch lints one response per shape (good; revoked with a reason; revoked
+    without): the rest differ only in serial and revocation time. A refused shape stops
+    the batch before any response is stored."""
+    from app.models import OcspResponse
+    from app.models.base import utcnow
+    from app.pki.ocsp import signer_for
+    from app.services import revocation_publishing as publishing
+
+    issuer, _, _, _ = _issuer(app, jobs)
+    linted: list[bytes] = []
+    real = lint_module.lint_ocsp_response
+    monkeypatch.setattr(lint_module, "lint_ocsp_response",
+                        lambda der: linted.append(der) or real(der))
+    now = utcnow().replace(microsecond=0)
+    subjects = [publishing._Subject(format(1000 + i, "x"), False, None, None)
+                for i in range(20)]
+    subjects += [publishing._Subject(format(2000 + i, "x"), True, now, "keyCompromise")
+                 for i in range(5)]
+    subjects += [publishing._Subject(format(3000 + i, "x"), True, now, "unspecified")
+                 for i in range(5)]
+    with app.app_context():
+        ca = db.session.get(CertificateAuthority, uuid.UUID(issuer))
+        signing = publishing._signing(ca)
+        signer = signer_for(signing.certificate, signing.key, ca.digest)
+        assert publishing._sign_batch(signing, signer, subjects, now) == 30
+        assert len(linted) == 3
+        assert db.session.scalar(select(db.func.count(OcspResponse.id)).where(
+            OcspResponse.issuer_ca_id == ca.id)) == 30
+
+        forced = [lint_module.LintFinding("ERROR", "pkix.forced_for_test", "forced")]
+        monkeypatch.setattr(lint_module, "lint_ocsp_response", lambda der: forced)
+        fresh = [publishing._Subject(format(4000 + i, "x"), False, None, None)
+                 for i in range(10)]
+        with pytest.raises(lint_module.LintRefused):
+            publishing._sign_batch(signing, signer, fresh, now)
+        db.session.rollback()
+        assert db.session.scalar(select(db.func.count(OcspResponse.id)).where(
+            OcspResponse.issuer_ca_id == ca.id)) == 30
