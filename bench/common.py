@@ -14,6 +14,23 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
+def _import_the_real_acme_package() -> None:
+    """``bench/acme.py`` is named like the ``acme`` package the app imports, and a bench
+    script's own directory comes first on the path: import the real package with this
+    directory off the path, so ``import acme`` anywhere later finds it cached."""
+    here = Path(__file__).resolve().parent
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    try:
+        import acme.client  # noqa: F401
+    finally:
+        sys.path[:] = saved
+
+
+if "acme" not in sys.modules:
+    _import_the_real_acme_package()
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 PASSWORD = "correct horse battery staple"
 

@@ -54,7 +54,7 @@ def _trgm_indexes() -> dict[str, str]:
     import importlib.util
 
     path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / \
-        "0010_w14_inventory_search.py"
+        "0015_w14_inventory_search.py"
     spec = importlib.util.spec_from_file_location("inventory_search", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -112,7 +112,7 @@ def seed(app, certificates: int) -> None:
         db.session.commit()
         first_user = db.session.scalar(text("SELECT min(id) FROM users WHERE role = 'user'"))
         # Bulk loading: the trigram indexes are built once after the rows are in (the same
-        # definitions as migration 0010_w14), not maintained row by row.
+        # definitions as migration 0015_w14), not maintained row by row.
         for name in TRGM_INDEXES:
             db.session.execute(text(f"DROP INDEX IF EXISTS {name}"))
         db.session.commit()

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cryptography import x509
-from sqlalchemy import ColumnElement, Select, String, cast, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import selectinload
 
 from app.domain.roles import Permission
@@ -142,11 +151,13 @@ def has_any(viewer: User) -> bool:
 
 
 def issuers(viewer: User) -> list[tuple[str, str]]:
-    """(CA id, name) of the CAs that issued a certificate the viewer can see."""
-    issued = _scoped(select(Certificate.issuer_ca_id), viewer) \
-        .where(Certificate.issuer_ca_id.is_not(None)).distinct()
+    """(CA id, name) of the CAs that issued a certificate the viewer can see: one index
+    probe per CA (there are few), not a DISTINCT over every certificate (a full scan of a
+    million-row inventory on each view)."""
+    issued = _scoped(select(Certificate.id), viewer).where(
+        Certificate.issuer_ca_id == CertificateAuthority.id)
     rows = db.session.execute(select(CertificateAuthority.id, CertificateAuthority.common_name)
-                              .where(CertificateAuthority.id.in_(issued))
+                              .where(exists(issued))
                               .order_by(CertificateAuthority.common_name))
     return [(str(ca_id), name) for ca_id, name in rows]
 
