@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from cryptography import x509
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from werkzeug.http import http_date, quote_etag
 
@@ -25,6 +26,7 @@ from app.extensions import db
 from app.models import CertificateAuthority, Crl, OcspResponse
 from app.pki.encoding import certificate_to_der
 from app.pki.ocsp import issuer_hashes, read_request, unsigned_response
+from app.services import ocsp_cache
 from app.services.errors import NotFound
 from app.services.lookup import by_uuid
 
@@ -126,12 +128,6 @@ class _IssuerIndex:
 _issuers = _IssuerIndex()
 
 
-def issuer_known(name_hash: bytes, key_hash: bytes) -> uuid.UUID | None:
-    """The issuing CA for a request's issuer hashes, if the index knows it now (no
-    database access: the fast path's question)."""
-    return _issuers.peek(name_hash, key_hash)
-
-
 def decode_get_path(encoded: str) -> bytes:
     """RFC 6960 A.1: the DER request, base64, URL-encoded, after the responder's URL;
     b"" for anything that does not decode (answered malformedRequest)."""
@@ -140,6 +136,32 @@ def decode_get_path(encoded: str) -> bytes:
         return base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def cached_ocsp_answer(der: bytes, redis_url: str) -> Published | None:
+    """The fast path's answer (``web/ocsp_fast_path.py``): the response the worker cached
+    in Redis, only for a well-formed SHA-1 request about an issuer the index knows now;
+    None for anything else (the database path then answers, as :func:`ocsp_answer`)."""
+    try:
+        question = read_request(der)
+    except Exception:   # odd bytes: the database path answers malformedRequest
+        return None
+    if question.hash_name != "sha1":
+        return None
+    ca_id = _issuers.peek(question.name_hash, question.key_hash)
+    if ca_id is None:
+        return None
+    try:
+        value = ocsp_cache.client(redis_url).get(
+            ocsp_cache.key(ca_id, format(question.serial, "x")))
+    except RedisError as exc:
+        log.warning("ocsp fast path: Redis unavailable (%s); answering from the database",
+                    type(exc).__name__)
+        return None
+    if value is None:
+        return None
+    cached = ocsp_cache.unpack(value)
+    return Published(cached.der, cached.this_update, cached.next_update)
 
 
 def ocsp_answer(der: bytes) -> Published:

@@ -4,7 +4,7 @@ pre-signed into Redis (``services/ocsp_cache.py``), without a request context, a
 or a database round trip.
 
 It answers only what it is sure of: a well-formed SHA-1 CertID request for an issuer the
-in-process index knows (``revocation_serving.issuer_known``) whose response is in Redis.
+in-process index knows whose response is in Redis.
 Everything else — a malformed request, an unknown issuer or serial, a stale index, Redis
 unreachable or without the response — goes on to the Flask route, which answers from the
 database as before, with the same body and headers. Relying parties cannot tell which
@@ -12,18 +12,12 @@ path answered (tests compare both)."""
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from app.pki.ocsp import read_request
-from app.services import ocsp_cache, revocation_serving
+from app.services import revocation_serving
 from app.services.revocation_serving import MAX_OCSP_REQUEST, Published
 from app.web.headers import SECURITY_HEADERS
-
-log = logging.getLogger(__name__)
 
 GET_PREFIX = "/pki/ocsp/"
 POST_PATH = "/pki/ocsp"
@@ -47,7 +41,7 @@ class OcspFastPath:
         elif method == "POST" and path == POST_PATH:
             der = self._read_body(environ)
         if der:
-            published = self._from_cache(der)
+            published = revocation_serving.cached_ocsp_answer(der, self.redis_url)
             if published is not None:
                 return self._respond(published, start_response)
         return self.wsgi_app(environ, start_response)
@@ -64,28 +58,6 @@ class OcspFastPath:
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
         return body
-
-    def _from_cache(self, der: bytes) -> Published | None:
-        try:
-            question = read_request(der)
-        except Exception:   # odd bytes: the Flask route answers malformedRequest
-            return None
-        if question.hash_name != "sha1":
-            return None
-        ca_id = revocation_serving.issuer_known(question.name_hash, question.key_hash)
-        if ca_id is None:
-            return None
-        try:
-            value = ocsp_cache.client(self.redis_url).get(
-                ocsp_cache.key(ca_id, format(question.serial, "x")))
-        except RedisError as exc:
-            log.warning("ocsp fast path: Redis unavailable (%s); answering from the "
-                        "database", type(exc).__name__)
-            return None
-        if value is None:
-            return None
-        cached = ocsp_cache.unpack(value)
-        return Published(cached.der, cached.this_update, cached.next_update)
 
     @staticmethod
     def _respond(published: Published, start_response: Callable[..., Any]

@@ -63,6 +63,7 @@ def test_import_scan_and_request_a_replacement(app: Flask, page: Page, tmp_path:
     page.get_by_label("Endpoints to scan").fill(f"{target}\n{plain}")
     page.get_by_role("button", name="Scan").click()
     expect(page).to_have_url(re.compile(rf"/discovery/scans/{UUID}$"))
+    page.wait_for_load_state("load")   # the scan page's own load is not a reload
     loads: list[str] = []
     page.on("load", lambda _: loads.append(page.url))
     row = page.locator(f'tr[data-endpoint="127.0.0.1:{discovery_nginx.tls_port}"]')
