@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
 from flask import current_app
 from redis import Redis
@@ -14,9 +15,24 @@ from app.jobs.allowlist import SERIALIZER
 log = logging.getLogger(__name__)
 
 
+_clients: dict[str, Redis] = {}
+_clients_lock = threading.Lock()
+
+
 def redis_connection() -> Redis:
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2,
-                          socket_timeout=10)
+    """This process's client for the configured Redis: one connection pool per URL and
+    process, shared by every request and job (a client per call opened a TCP connection
+    for each enqueue and each status read). redis-py's pool is thread-safe, reconnects
+    after a Redis restart, and resets itself in a forked child."""
+    url = current_app.config["REDIS_URL"]
+    client = _clients.get(url)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(url)
+            if client is None:
+                client = _clients[url] = Redis.from_url(url, socket_connect_timeout=2,
+                                                        socket_timeout=10)
+    return client
 
 
 def get_queue() -> Queue:

@@ -24,7 +24,6 @@ from app.domain.policy import Violation
 from app.domain.providers import BUILTIN, EXTERNAL_CA
 from app.domain.request import CertificateRequest
 from app.extensions import db
-from app.jobs.enqueue import enqueue
 from app.models import AcmeAccount, Certificate, Courier, Order, User
 from app.models.base import utcnow
 from app.pki.csr import build_csr
@@ -39,6 +38,7 @@ from app.services import (
     courier_keys,
     deployments,
     provisioning,
+    revocation_publishing,
     webhooks,
 )
 from app.services.acme_admin import requester_for_acme_account
@@ -292,13 +292,23 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         db.session.rollback()
         return Issued(None)
     if row.issuer_ca_id is not None:
-        # Its OCSP answer ("good") is signed at once; the ocsp-refresh task catches up
-        # when Redis is down.
-        enqueue("sign_certificate_ocsp", f"ocsp-{certificate_id}", str(certificate_id),
-                description="sign the OCSP response of a new certificate")
+        _sign_ocsp_now(certificate_id)
     if order.revoke_predecessor and order.renews_certificate is not None:
         _revoke_predecessor(order, row)
     return Issued(certificate_id)
+
+
+def _sign_ocsp_now(certificate_id: uuid.UUID) -> None:
+    """A Local PKI certificate's OCSP answer ("good"), signed in this job rather than in a
+    job of its own (a second job per order doubled the queue traffic of issuing). The
+    certificate is issued either way: a failure here is logged and the ``ocsp-refresh``
+    task signs it within the hour."""
+    try:
+        revocation_publishing.sign_certificate_ocsp(str(certificate_id))
+    except Exception:
+        db.session.rollback()
+        log.exception("certificate %s: OCSP response not signed now; the ocsp-refresh "
+                      "task will sign it", certificate_id)
 
 
 def _revoke_predecessor(order: Order, row: Certificate) -> None:
