@@ -30,9 +30,16 @@ def redis_connection() -> Redis:
         with _clients_lock:
             client = _clients.get(url)
             if client is None:
-                client = _clients[url] = Redis.from_url(url, socket_connect_timeout=2,
-                                                        socket_timeout=10)
+                client = _clients[url] = own_redis_connection()
     return client
+
+
+def own_redis_connection() -> Redis:
+    """A client with a pool of its own: the worker's, whose blocking dequeue RQ gives a
+    socket timeout of minutes (it rewrites its pool's settings), which the shared
+    client's 10 s must not become."""
+    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2,
+                          socket_timeout=10)
 
 
 def get_queue() -> Queue:

@@ -9,7 +9,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from app.jobs.allowlist import SERIALIZER, AllowListedJob
-from app.jobs.queue import get_queue, redis_connection
+from app.jobs.queue import get_queue, own_redis_connection
 
 
 class AppWorker(SimpleWorker):
@@ -29,7 +29,7 @@ class AppWorker(SimpleWorker):
 
 def build_worker(app: Flask, name: str | None = None) -> AppWorker:
     with app.app_context():
-        worker = AppWorker([get_queue()], connection=redis_connection(), name=name,
+        worker = AppWorker([get_queue()], connection=own_redis_connection(), name=name,
                            job_class=AllowListedJob, serializer=SERIALIZER)
     worker.app = app
     return worker

@@ -287,13 +287,16 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
             "order_id": str(order.id), "provider": row.provider,
             "renews_certificate_id": str(order.renews_certificate_id)
             if order.renews_certificate_id else None}})
+        # Read before the commit expires them (each read after it is a SELECT).
+        local_pki = row.issuer_ca_id is not None
+        revokes_predecessor = bool(order.revoke_predecessor and order.renews_certificate_id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return Issued(None)
-    if row.issuer_ca_id is not None:
+    if local_pki:
         _sign_ocsp_now(certificate_id)
-    if order.revoke_predecessor and order.renews_certificate is not None:
+    if revokes_predecessor and order.renews_certificate is not None:
         _revoke_predecessor(order, row)
     return Issued(certificate_id)
 

@@ -22,7 +22,7 @@ from app.models import Provider
 from app.models.base import utcnow
 from app.models.pki import CA_KIND_INTERMEDIATE
 from app.providers.registry import is_available
-from app.services.lookup import by_uuid
+from app.services.lookup import kept_by_uuid
 from app.services.pki import list_cas
 
 
@@ -82,7 +82,7 @@ def local_pki_id() -> str | None:
 
 
 def provider_of(request: CertificateRequest) -> Provider | None:
-    return by_uuid(Provider, request.provider_id) if request.provider_id else None
+    return kept_by_uuid(Provider, request.provider_id) if request.provider_id else None
 
 
 def fit_to_provider(request: CertificateRequest) -> CertificateRequest:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import uuid
 from typing import TypeVar
 
+from sqlalchemy import inspect
+
 from app.extensions import db
 
 T = TypeVar("T")
@@ -17,3 +19,24 @@ def by_uuid(model: type[T], raw_id: object) -> T | None:
     except ValueError:
         return None
     return db.session.get(model, key)
+
+
+def kept_by_uuid(model: type[T], raw_id: object) -> T | None:
+    """As :func:`by_uuid`, and the row stays referenced for the session's life. The
+    identity map holds rows weakly: a row no caller keeps is read again by the next
+    lookup, and one submission asks for its provider six times (intake, the provider
+    checks, the order). For small, read-mostly rows (providers); after a commit the row
+    is expired and its next use reads it fresh, as with any loaded row."""
+    kept: dict[tuple[type, object], object] = db.session.info.setdefault("kept_rows", {})
+    slot = (model, raw_id if isinstance(raw_id, uuid.UUID) else str(raw_id))
+    row = kept.get(slot)
+    if row is not None:
+        state = inspect(row)
+        if state.persistent and not state.was_deleted:
+            return row  # type: ignore[return-value]
+    row = by_uuid(model, raw_id)
+    if row is None:
+        kept.pop(slot, None)
+    else:
+        kept[slot] = row
+    return row  # type: ignore[return-value]

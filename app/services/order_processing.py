@@ -68,16 +68,17 @@ def process_order(order_id: str) -> str:
     Transient provider trouble puts the order back to ``pending`` and re-raises, so RQ
     retries with backoff; permanent refusals fail the order at once with the reason."""
     key = uuid.UUID(order_id)
-    order = db.session.get(Order, key)
-    if order is None or order.status != OrderStatus.PENDING:
-        return "skipped"
+    # Claimed first (the conditional UPDATE finds a missing or non-pending order as well),
+    # then read once, as claimed.
     if not transition(key, OrderStatus.PENDING, OrderStatus.PROCESSING,
                       "A worker started issuing", started_at=utcnow(),
                       attempts=Order.attempts + 1):
         db.session.rollback()
         return "skipped"
     db.session.commit()
-    db.session.refresh(order)
+    order = db.session.get(Order, key)
+    if order is None:          # deleted between the claim and now
+        return "skipped"
     try:
         outcome = issuance.submit(order)
     except ProviderTransientError as exc:

@@ -17,7 +17,7 @@ from app.services import alerts, audit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.intake import Assessment, assess
 from app.services.issuers import check_complete_for_provider, with_default_provider
-from app.services.lookup import by_uuid
+from app.services.lookup import by_uuid, kept_by_uuid
 from app.services.order_flow import note
 from app.services.requesters import Requester
 
@@ -52,7 +52,7 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
         db.session.commit()
         raise PolicyRejected(assessment.hard)
     final = assessment.request
-    provider = by_uuid(Provider, final.provider_id)
+    provider = kept_by_uuid(Provider, final.provider_id)
     if provider is None:  # assess() reports an unknown provider; a missing one is a bug
         raise ValidationFailed("No certificate provider was chosen.",
                                code="provider.unavailable", field="provider_id")

@@ -205,8 +205,8 @@ def _sign_batch(signing: _Signing, signer: OcspSigner, subjects: Iterable[_Subje
     # A cached ``good`` must not outlive a revocation: gone before the commit.
     ocsp_cache.forget(signing.ca.id, [s.serial_hex for s in subjects if s.revoked])
     db.session.commit()
-    ocsp_cache.store(signing.ca.id, [(r["serial_hex"], r["der"], now, next_update)
-                                     for r in rows])
+    ocsp_cache.store(rows[0]["issuer_ca_id"] if rows else signing.ca.id,  # (no reload)
+                     [(r["serial_hex"], r["der"], now, next_update) for r in rows])
     return len(rows)
 
 
