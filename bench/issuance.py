@@ -202,7 +202,7 @@ def raw_rate(app, issuer: str, seconds: float = 5.0) -> float:
     from app.extensions import db
     from app.models import CertificateAuthority
     from app.pki.keys import load_private_key_pem
-    from app.services.issuance import ca_key_binding
+    from app.services.key_bindings import ca_key_binding
     from app.services.keyring import load_keyring
 
     with app.app_context():

@@ -103,9 +103,9 @@ def seed(app, orders: int) -> None:
         users.create_user(ADMIN, role="super_admin", password="correct horse battery staple")
         db.session.execute(text(
             "INSERT INTO users (email, name, role, password_hash, enabled, "
-            "must_change_password, created_at) "
+            "must_change_password, email_notifications, created_at) "
             "SELECT 'user' || g || '@example.com', 'User ' || g, 'user', 'x', true, false, "
-            "now() FROM generate_series(1, :n) g"), {"n": USERS})
+            "true, now() FROM generate_series(1, :n) g"), {"n": USERS})
         db.session.commit()
         first_user = db.session.scalar(text("SELECT min(id) FROM users WHERE role = 'user'"))
         for start in range(0, orders, BATCH):
@@ -124,7 +124,8 @@ def seed(app, orders: int) -> None:
 _SEED_SQL = """
 INSERT INTO orders (id, type, pathway, status, common_name, request, provider_id,
                     requested_by_user_id, requested_by_label, requested_by_kind,
-                    submitted_at, started_at, finished_at, error, attempts, checks)
+                    submitted_at, started_at, finished_at, error, attempts, checks,
+                    revoke_predecessor)
 SELECT md5('order-' || g)::uuid,
        'local_pki',
        (ARRAY['wizard','csr_upload','courier','wizard','courier'])[1 + g % 5],
@@ -142,7 +143,7 @@ SELECT md5('order-' || g)::uuid,
        CASE WHEN g % 50 = 1 OR g % 97 = 3 THEN NULL
             ELSE now() - ((:total - g) * interval '63 seconds') + interval '2 seconds' END,
        CASE WHEN g % 20 = 2 THEN 'The provider refused the request.' ELSE NULL END,
-       1, 0
+       1, 0, false
 FROM generate_series(:start + 1, :start + :size) AS g
 """
 

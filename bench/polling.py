@@ -85,14 +85,15 @@ def seed(url: str, redis_url: str, orders: int) -> list[str]:
         rows = db.session.execute(text("""
             INSERT INTO orders (id, type, pathway, status, common_name, request, provider_id,
                                 requested_by_user_id, requested_by_label, requested_by_kind,
-                                submitted_at, started_at, attempts, checks)
+                                submitted_at, started_at, attempts, checks,
+                                revoke_predecessor)
             SELECT gen_random_uuid(), 'local_pki', 'wizard', 'processing',
                    'tab-' || g || '.example.com',
                    json_build_object('common_name', 'tab-' || g || '.example.com',
                                      'algorithm', 'ec-256', 'digest', 'sha256',
                                      'validity_days', 90),
                    (SELECT id FROM certificate_providers WHERE type = 'builtin' LIMIT 1),
-                   :user, :label, 'user', now(), now(), 1, 0
+                   :user, :label, 'user', now(), now(), 1, 0, false
             FROM generate_series(1, :n) g RETURNING id"""),
             {"user": user.id, "label": USER, "n": orders})
         ids = [str(row.id) for row in rows]

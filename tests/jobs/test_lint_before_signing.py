@@ -262,14 +262,16 @@ def test_crls_and_ocsp_responses_are_linted_before_the_ca_key_signs(app, jobs,
 def test_an_ocsp_batch_is_linted_once_per_shape_and_refused_whole(app, jobs,
                                                                   monkeypatch) -> None:
     """A refresh batch lints one response per shape (good; revoked with a reason; revoked
-    without): the rest differ only in serial and revocation time. A refused shape stops
-    the batch before any response is stored."""
+    without): the rest differ only in serial and revocation time; the next batch of the
+    same shapes is not linted again for a while. A refused shape stops the batch before
+    any response is stored."""
     from app.models import OcspResponse
     from app.models.base import utcnow
     from app.pki.ocsp import signer_for
     from app.services import revocation_publishing as publishing
 
     issuer, _, _, _ = _issuer(app, jobs)
+    publishing.forget_linted_shapes()
     linted: list[bytes] = []
     real = lint_module.lint_ocsp_response
     monkeypatch.setattr(lint_module, "lint_ocsp_response",
@@ -290,6 +292,13 @@ def test_an_ocsp_batch_is_linted_once_per_shape_and_refused_whole(app, jobs,
         assert db.session.scalar(select(db.func.count(OcspResponse.id)).where(
             OcspResponse.issuer_ca_id == ca.id)) == 30
 
+        # Another batch of a linted shape within LINT_SHAPE_SECONDS is not linted again.
+        more = [publishing._Subject(format(5000 + i, "x"), False, None, None)
+                for i in range(10)]
+        assert publishing._sign_batch(signing, signer, more, now) == 10
+        assert len(linted) == 3
+
+        publishing.forget_linted_shapes()   # … past it, or for a new shape, it is
         forced = [lint_module.LintFinding("ERROR", "pkix.forced_for_test", "forced")]
         monkeypatch.setattr(lint_module, "lint_ocsp_response", lambda der: forced)
         fresh = [publishing._Subject(format(4000 + i, "x"), False, None, None)
@@ -298,4 +307,4 @@ def test_an_ocsp_batch_is_linted_once_per_shape_and_refused_whole(app, jobs,
             publishing._sign_batch(signing, signer, fresh, now)
         db.session.rollback()
         assert db.session.scalar(select(db.func.count(OcspResponse.id)).where(
-            OcspResponse.issuer_ca_id == ca.id)) == 30
+            OcspResponse.issuer_ca_id == ca.id)) == 40
