@@ -132,3 +132,32 @@ def test_oversize_uploads_are_refused(ctx):
     with pytest.raises(ValidationFailed) as caught:
         discovery_import.import_certificates(b"-" * (discovery_import.MAX_IMPORT_BYTES + 1))
     assert caught.value.code == "discovery.too_large"
+
+
+def test_importing_a_certificate_the_platform_issued_changes_nothing(app, jobs):
+    """De-duplicated by fingerprint: the managed row stays as it was (source, owner,
+    key, order), and no second row appears."""
+    import uuid
+
+    from sqlalchemy import func
+
+    from tests.builders import add_domain, issuing_ca
+    from tests.conftest import make_user
+    from tests.web.test_certificates import issue
+
+    add_domain(app, "example.com")
+    make_user(app, "owner@example.com", role="user", domains=("example.com",))
+    leaf_id = issue(app, jobs, issuing_ca(app, jobs), "owner@example.com")
+    with app.app_context():
+        cert = db.session.get(Certificate, uuid.UUID(leaf_id))
+        columns = [c.name for c in Certificate.__table__.columns]
+        before = {name: getattr(cert, name) for name in columns}
+        upload = (cert.certificate_pem + cert.chain_pem).encode()
+        results = discovery_import.import_certificates(upload)
+        assert (results[0].status, results[0].certificate_id) == ("known", leaf_id)
+        assert {r.status for r in results[1:]} == {"chain"}
+        db.session.expire_all()
+        cert = db.session.get(Certificate, uuid.UUID(leaf_id))
+        assert {name: getattr(cert, name) for name in columns} == before
+        assert cert.source == "managed"
+        assert db.session.scalar(select(func.count(Certificate.id))) == 1

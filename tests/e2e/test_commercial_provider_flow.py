@@ -149,10 +149,8 @@ def _wait(done, message: str, timeout: float = 60) -> None:
 def test_revoking_a_commercial_certificate_reaches_the_ca(
         app: Flask, page: Page, live_server: str, worker_process: WorkerProcess,
         worker_key: None, kind: str, request: pytest.FixtureRequest) -> None:
-    """Needs issue 11's revocation (``app/services/revocation.py`` and the Revoke form on
-    the certificate page, built on branch w11): skipped until it is merged."""
-    pytest.importorskip("app.services.revocation",
-                        reason="issue 11's revocation is not merged yet")
+    """The Revoke form on the certificate page of a commercial CA's certificate: the
+    worker calls the CA's revoke endpoint once, and the page shows it revoked."""
     from sqlalchemy import select
 
     from app.extensions import db
