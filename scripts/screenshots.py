@@ -6,7 +6,7 @@ order page with a policy alert, and the audit log, each at 1366 px and at 390 px
 Builds a throwaway platform (SQLite in a temporary folder; the Redis at ``REDIS_URL``,
 default ``redis://127.0.0.1:6379/0``, on a queue of its own), seeds demo data through the
 services, runs the jobs with the real worker class, serves the app on a free loopback port
-and drives Debian's chromium. ``tests/e2e/test_screenshots.py`` runs the same
+and drives Debian's chromium. ``tests/e2e/test_ui_pages.py`` runs the same
 :func:`seed_demo` and :func:`take_screenshots` against the test session's app, so the
 script cannot rot unnoticed.
 """

@@ -24,9 +24,8 @@ from app.services import revocation
 from tests.builders import add_domain, issuing_ca
 from tests.conftest import make_user
 from tests.pki.tooling import lint_pkix_cert, openssl
+from tests.tools import find_tool
 from tests.web.test_certificates import issue
-
-PKILINT_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 
 
 def _get(url: str, data: bytes | None = None, content_type: str | None = None):
@@ -39,7 +38,7 @@ def _get(url: str, data: bytes | None = None, content_type: str | None = None):
 
 
 def _pkilint(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PKILINT_BIN / tool), "lint", *args], capture_output=True,
+    return subprocess.run([find_tool(tool), "lint", *args], capture_output=True,
                           text=True, timeout=120)
 
 
