@@ -115,6 +115,13 @@ def validate_parameters(params: CAParameters, signer_algorithm: str | None = Non
     return subject
 
 
+def constrainable_domains() -> list[str]:
+    """The DNS names an intermediate's name constraints may permit: the registered,
+    enabled DNS domains (A-labels), sorted."""
+    return sorted(db.session.scalars(select(Domain.name).where(
+        Domain.enabled.is_(True), Domain.kind != DOMAIN_KIND_NETWORK)))
+
+
 def _check_intermediate_profile(params: CAParameters) -> tuple[list[str], list[str]]:
     eku = list(dict.fromkeys(params.extended_key_usage))
     unknown = [u for u in eku if u not in EXTENDED_KEY_USAGES]
@@ -125,8 +132,7 @@ def _check_intermediate_profile(params: CAParameters) -> tuple[list[str], list[s
             field="extended_key_usage")
     permitted = list(dict.fromkeys(d.strip().lower() for d in params.permitted_dns
                                    if d.strip()))
-    registered = set(db.session.scalars(select(Domain.name).where(
-        Domain.enabled.is_(True), Domain.kind != DOMAIN_KIND_NETWORK)))
+    registered = set(constrainable_domains())
     outside = [d for d in permitted if d not in registered]
     if outside:
         raise ValidationFailed(

@@ -10,8 +10,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Frame, Page, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from sqlalchemy import func, select
 
 from app.extensions import db
+from app.models import CertificateAuthority
 from app.services import pki
 from tests.conftest import TEST_PASSWORD, make_user
 from tests.e2e.rq_worker import FlushWatch, WorkerProcess
@@ -176,8 +178,29 @@ def test_admin_sets_up_domains_and_local_pki(app: Flask, page: Page, live_server
     page.get_by_label("Common name").fill("E2E Issuing CA")
     page.get_by_label("Organisation (O)").fill("E2E Org")
     page.get_by_label("Country (C, two letters)").fill("DE")
+    # Its EKU starts at TLS server + client; with none ticked the form says what to do and
+    # keeps what was typed; then TLS server only, constrained to example.com.
+    server = page.get_by_label("TLS Web Server Authentication (serverAuth)")
+    client = page.get_by_label("TLS Web Client Authentication (clientAuth)")
+    expect(server).to_be_checked()
+    expect(client).to_be_checked()
+    server.uncheck()
+    client.uncheck()
+    page.get_by_role("button", name="Generate intermediate").click()
+    expect(page.locator("#extended_key_usage-error")).to_contain_text(
+        "Choose the extended key usages")
+    expect(page.get_by_label("Common name")).to_have_value("E2E Issuing CA")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(CertificateAuthority.id))) == 1
+        db.session.remove()
+    page.get_by_label("TLS Web Server Authentication (serverAuth)").check()
+    page.locator('#permitted_dns input[value="example.com"]').check()
     generate_ca_and_watch(app, page, worker_process, navigations, "Generate intermediate")
     expect(page.locator("#ca-detail")).to_contain_text("signed by E2E Root CA")
+    expect(page.locator('td[data-field="ca-eku"]')).to_have_text(
+        "TLS Web Server Authentication serverAuth")
+    expect(page.locator('td[data-field="ca-constraints"]')).to_have_text(
+        "permitted: example.com; every IP address excluded")
     expect(page.get_by_role("button", name="Download chain (PEM)")).to_be_visible()
 
     # -- Back to the list: both active.

@@ -1,6 +1,7 @@
 """Admin → Local PKI through the web, with a real RQ worker draining the queue."""
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -37,7 +38,7 @@ def _make_intermediate(app, client, jobs, root, name: str = "Test Issuing CA",
                        **overrides) -> CertificateAuthority:
     response = post(client, "/admin/pki/intermediates/new", {
         **ROOT_FORM, "common_name": name, "parent_id": str(root.id), "validity_days": "1825",
-        **overrides})
+        "extended_key_usage": ["serverAuth", "clientAuth"], **overrides})
     assert response.status_code == 302, response.get_data(as_text=True)
     jobs()
     return next(ca for ca in _cas(app) if ca.common_name == name)
@@ -284,3 +285,54 @@ def test_home_shows_an_offline_root_as_offline_not_active(app, admin_client, job
     assert sorted(states()) == ["active", "offline"]
 
 
+
+
+def test_the_intermediate_form_sets_its_eku_and_name_constraints(app, admin_client,
+                                                                   jobs) -> None:
+    """Chosen in the form as in the CLI (one rule, ``pki.request_intermediate``): the EKU
+    boxes start at serverAuth + clientAuth; the permitted domains are the registered DNS
+    domains; the page shows both."""
+    from tests.builders import add_domain
+
+    add_domain(app, "example.com")
+    add_domain(app, "example.net")
+    root = _make_root(app, admin_client, jobs)
+    page = admin_client.get("/admin/pki/intermediates/new").get_data(as_text=True)
+    boxes = re.findall(r'<input ([^>]*)name="extended_key_usage" type="checkbox" '
+                       r'value="(\w+)"', page)
+    assert [(value, "checked" in attrs) for attrs, value in boxes] == [
+        ("serverAuth", True), ("clientAuth", True), ("codeSigning", False),
+        ("emailProtection", False), ("timeStamping", False)]
+    assert re.findall(r'name="permitted_dns" type="checkbox" value="([^"]+)"', page) == [
+        "example.com", "example.net"]
+    inter = _make_intermediate(app, admin_client, jobs, root, "Constrained CA",
+                               extended_key_usage=["serverAuth"],
+                               permitted_dns=["example.com"])
+    assert inter.extended_key_usage == ["serverAuth"]
+    assert inter.permitted_dns == ["example.com"]
+    cert = x509.load_pem_x509_certificate(inter.certificate_pem.encode())
+    constraints = cert.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    assert [n.value for n in constraints.value.permitted_subtrees] == ["example.com"]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    detail = admin_client.get(f"/admin/pki/{inter.id}").get_data(as_text=True)
+    assert "TLS Web Server Authentication serverAuth" in detail
+    assert "permitted: example.com; every IP address excluded" in detail
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"extended_key_usage": []}, "Choose the extended key usages"),
+    ({"extended_key_usage": ["serverAuth", "anyExtendedKeyUsage"]},
+     "Choose the extended key usages"),
+    ({"permitted_dns": ["unregistered.example"]}, "unregistered.example is not"),
+])
+def test_the_intermediate_form_refuses_a_bad_eku_or_constraint_and_writes_nothing(
+        app, admin_client, jobs, change, words) -> None:
+    root = _make_root(app, admin_client, jobs)
+    response = post(admin_client, "/admin/pki/intermediates/new", {
+        **ROOT_FORM, "common_name": "Refused CA", "parent_id": str(root.id),
+        "validity_days": "1825", "extended_key_usage": ["serverAuth"], **change})
+    assert response.status_code == 422
+    assert words in response.get_data(as_text=True)
+    assert [ca.common_name for ca in _cas(app)] == [root.common_name]

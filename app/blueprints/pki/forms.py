@@ -1,13 +1,17 @@
+from dataclasses import replace
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from app.blueprints.forms import WholeNumberField, choices
-from app.domain.labels import ALGORITHM_LABELS
+from app.blueprints.forms import CheckboxListField, WholeNumberField, choices
+from app.domain.choices import EXTENDED_KEY_USAGES
+from app.domain.labels import ALGORITHM_LABELS, EXTENDED_KEY_USAGE_LABELS
 from app.services.pki import (
     ALGORITHMS,
     DEFAULT_CA_ALGORITHM,
     DEFAULT_CA_DIGEST,
+    DEFAULT_INTERMEDIATE_EKU,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_ROOT_VALIDITY_DAYS,
     DIGESTS,
@@ -54,6 +58,19 @@ class IntermediateForm(RootForm):
         "Validity (days)", default=DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
         validators=[InputRequired(message="Enter the validity in days."),
                     NumberRange(MIN_CA_VALIDITY_DAYS, MAX_CA_VALIDITY_DAYS)])
+    # Judged by the service (pki.request_intermediate): one rule for the form and the CLI.
+    extended_key_usage = CheckboxListField(
+        "Extended key usages its certificates may have",
+        default=list(DEFAULT_INTERMEDIATE_EKU), validate_choice=False,
+        choices=choices((u, f"{EXTENDED_KEY_USAGE_LABELS[u]} ({u})")
+                        for u in EXTENDED_KEY_USAGES))
+    permitted_dns = CheckboxListField("Permit only names under (name constraints)",
+                                      validate_choice=False)
+
+    def parameters(self) -> CAParameters:
+        return replace(super().parameters(),
+                       extended_key_usage=tuple(self.extended_key_usage.data or ()),
+                       permitted_dns=tuple(self.permitted_dns.data or ()))
 
 
 class KeyExportForm(FlaskForm):

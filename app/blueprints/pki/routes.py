@@ -79,6 +79,7 @@ def new_root() -> Response:
 def new_intermediate() -> Response:
     form = IntermediateForm()
     form.parent_id.choices = choices((str(r.id), r.common_name) for r in pki.signing_roots())
+    form.permitted_dns.choices = choices((name, name) for name in pki.constrainable_domains())
     if request.method == "GET" and request.args.get("root"):
         form.parent_id.data = request.args["root"]
     return _create(form, CA_KIND_INTERMEDIATE)
