@@ -82,6 +82,13 @@ def generated_cases() -> list[Refused]:
                 "extended_key_usage.time_stamping_exclusive",
                 # Not serverAuth: the TLS profile would add its own refusal.
                 extended_key_usage=("clientAuth", "timeStamping")),
+        # The TLS server profile (app/standards/tls_profile.py), refused at signing too.
+        Refused("serverAuth with codeSigning", "tls.extended_key_usage",
+                extended_key_usage=("serverAuth", "codeSigning")),
+        Refused("serverAuth without digitalSignature", "tls.digital_signature",
+                algorithm="rsa-2048", key_usage=("keyEncipherment",)),
+        Refused("serverAuth with nonRepudiation", "tls.key_usage",
+                key_usage=("digitalSignature", "nonRepudiation")),
     ]
     return cases
 
