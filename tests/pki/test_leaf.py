@@ -231,7 +231,7 @@ def test_extensions_are_exactly_the_profile(key_factory: KeyFactory) -> None:
         ip_addresses=("192.0.2.7", "2001:DB8:0:0::1"),
         emails=("Ops@Example.com",),
         key_usage=("digitalSignature", "keyEncipherment"),
-        # Not serverAuth: the TLS profile allows no e-mail SAN (see test_tls_profile).
+        # Not serverAuth: the TLS profile allows no e-mail SAN (tests/domain/test_tls_profile.py).
         extended_key_usage=("clientAuth", "emailProtection"),
         validity_days=90,
         digest="sha384",
