@@ -311,3 +311,24 @@ def test_an_ecdsa_issuer_locks_the_digest_with_the_reason(app, user_client, jobs
     assert 'data-locked-by="issuer"' in crypto
     assert "P-384 issuer signs with SHA-384" in crypto
     assert '<input type="hidden" name="digest" value="sha384">' in crypto
+
+
+def test_usages_are_described_in_words_on_the_crypto_step_and_the_review(
+        app, user_client, jobs) -> None:
+    """The seed's descriptions beside the identifiers (issue 9), where the user chooses
+    them and where they confirm them."""
+    issuer = issuing_ca(app, jobs)
+    draft = _start(user_client)
+    assert _step(user_client, draft, "names", {"common_name": "www.example.com"}) \
+        .status_code == 303
+    assert _step(user_client, draft, "subject", {"organization": "Acme"}).status_code == 303
+    crypto = user_client.get(f"/request/{draft}/crypto").get_data(as_text=True)
+    for words in ("Digital Signature", "TLS Web Server Authentication",
+                  "TLS Web Client Authentication"):
+        assert words in crypto, words
+    assert _through_crypto(user_client, draft, issuer, crypto={
+        "extended_key_usage": ["serverAuth", "clientAuth"]}).status_code == 303
+    review = user_client.get(f"/request/{draft}/review").get_data(as_text=True)
+    for words in ("Digital Signature", "TLS Web Server Authentication",
+                  "TLS Web Client Authentication"):
+        assert words in review, words
