@@ -29,6 +29,7 @@ from tests.acme.helpers import (
     rsa_key,
     sign,
 )
+from tests.bad_keys import factorable_key, roca_key
 from tests.builders import count
 
 
@@ -312,6 +313,11 @@ CASES: list[tuple[str, Callable[[Ctx], object], str]] = [
     ("CSR reusing the account key", finalize_with(account_key_csr), "badCSR"),
     ("CSR not DER", finalize_with(lambda c: b64(b"garbage")), "badCSR"),
     ("CSR with a 1024-bit RSA key", finalize_with(weak_rsa_csr), "badCSR"),
+    # Key quality (issue 12): the same parse_csr check as CSR upload and the courier API.
+    ("CSR with a factorable RSA key", finalize_with(
+        lambda c: _csr(("www.example.com",), key=factorable_key())), "badCSR"),
+    ("CSR with a ROCA-style RSA key", finalize_with(
+        lambda c: _csr(("www.example.com",), key=roca_key())), "badCSR"),
     ("finalize another account's order", other_accounts_order, "malformed"),
     ("POST-as-GET with a payload", lambda c: c.client.post(
         c.client.url(f"order/{c.order()['finalize'].split('/')[-2]}"), {"x": 1}),
@@ -347,6 +353,8 @@ def test_hostile_request_gets_the_right_problem(app, world, acme_client: Client,
     response = run(Ctx(app, world, acme_client))
     assert response.status_code < 500, response.get_data(as_text=True)
     assert problem_type(response) == expected, response.get_json()
+    if "RSA key" in case[0] and "1024" not in case[0]:   # refused for the key, by name
+        assert "csr.bad_key" in {v["code"] for v in response.get_json()["violations"]}
     assert count(app, Order) == 0 and count(app, Certificate) == 0
     if case[0] not in MAKE_ACME_ORDERS_FIRST and expected != "badCSR":
         assert count(app, AcmeOrder) == orders_before
