@@ -47,6 +47,20 @@ def issuing_ca(app: Flask, run_jobs, validity_days: int = 730,
     return inter_id
 
 
+def owned_leaf(app: Flask, run_jobs, owner: str = "owner@example.com",
+               domain: str = "example.com") -> tuple[str, str]:
+    """``domain`` registered, a user ``owner`` allowed it, a root and an intermediate, and
+    a certificate issued to ``owner`` by the real worker; returns (intermediate id,
+    certificate id)."""
+    from tests.conftest import make_user
+    from tests.web.test_certificates import issue
+
+    add_domain(app, domain)
+    make_user(app, owner, role="user", domains=(domain,))
+    inter_id = issuing_ca(app, run_jobs)
+    return inter_id, issue(app, run_jobs, inter_id, owner)
+
+
 def _until_it_signs(app: Flask, run_jobs, ca_id: object, timeout: float = 60.0) -> None:
     """Run the jobs until the CA can sign. A worker process of the browser tests may
     listen on the same queue and take the generation job while ``run_jobs`` finds the

@@ -15,23 +15,31 @@ from app.jobs.allowlist import SERIALIZER
 log = logging.getLogger(__name__)
 
 
-_clients: dict[str, Redis] = {}
+_clients: dict[tuple[str, float, float], Redis] = {}
 _clients_lock = threading.Lock()
 
 
-def redis_connection() -> Redis:
-    """This process's client for the configured Redis: one connection pool per URL and
-    process, shared by every request and job (a client per call opened a TCP connection
-    for each enqueue and each status read). redis-py's pool is thread-safe, reconnects
-    after a Redis restart, and resets itself in a forked child."""
-    url = current_app.config["REDIS_URL"]
-    client = _clients.get(url)
+def pooled_redis(url: str, *, connect_timeout: float = 2.0,
+                 read_timeout: float = 10.0) -> Redis:
+    """This process's client for ``url`` with these timeouts: one connection pool per
+    (URL, timeouts) and process, shared by every request and job (a client per call
+    opened a TCP connection for each enqueue, status read or OCSP answer). redis-py's
+    pool is thread-safe, reconnects after a Redis restart, and resets itself in a forked
+    child."""
+    slot = (url, connect_timeout, read_timeout)
+    client = _clients.get(slot)
     if client is None:
         with _clients_lock:
-            client = _clients.get(url)
+            client = _clients.get(slot)
             if client is None:
-                client = _clients[url] = own_redis_connection()
+                client = _clients[slot] = Redis.from_url(
+                    url, socket_connect_timeout=connect_timeout, socket_timeout=read_timeout)
     return client
+
+
+def redis_connection() -> Redis:
+    """The shared client for the configured Redis (see :func:`pooled_redis`)."""
+    return pooled_redis(current_app.config["REDIS_URL"])
 
 
 def own_redis_connection() -> Redis:

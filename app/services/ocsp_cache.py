@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
+from app.jobs.queue import pooled_redis
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">qq")
-_clients: dict[str, Redis] = {}
-_clients_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,9 @@ def enabled() -> bool:
 
 
 def client(url: str) -> Redis:
-    """One client (one connection pool) per Redis URL and process: a new client per call
-    would open a TCP connection per OCSP request."""
-    with _clients_lock:
-        found = _clients.get(url)
-        if found is None:
-            found = _clients[url] = Redis.from_url(url, socket_connect_timeout=1,
-                                                   socket_timeout=2)
-        return found
+    """The pooled client the OCSP cache uses: short timeouts, because the fast path falls
+    back to the database rather than wait for a slow Redis."""
+    return pooled_redis(url, connect_timeout=1.0, read_timeout=2.0)
 
 
 def key(ca_id: uuid.UUID | str, serial_hex: str) -> str:

@@ -216,25 +216,25 @@ def _sign_batch(signing: _Signing, signer: OcspSigner, subjects: Iterable[_Subje
     next_update = now + _lifetime(signing.ca, "OCSP_NEXT_UPDATE_DAYS")
     subjects = list(subjects)
     rows = []
+    ca_id = signing.ca.id       # read once: the commit below expires the row
     responder = signer.certificate.fingerprint(hashes.SHA256())
     for subject in subjects:
         status = REVOKED if subject.revoked else GOOD
-        shape = _Shape(signing.ca.id, responder, next_update - now, status,
+        shape = _Shape(ca_id, responder, next_update - now, status,
                        bool(subject.revoked and subject.reason
                             and subject.reason != "unspecified"))
         der = sign_ocsp_response(signer, int(subject.serial_hex, 16), status, now,
                                  next_update, subject.revoked_at, subject.reason,
                                  lint=_lint_due(shape))
         _linted[shape] = time.monotonic()
-        rows.append({"issuer_ca_id": signing.ca.id, "serial_hex": subject.serial_hex,
+        rows.append({"issuer_ca_id": ca_id, "serial_hex": subject.serial_hex,
                      "cert_status": status, "this_update": now, "next_update": next_update,
                      "der": der})
     _upsert(rows)
     # A cached ``good`` must not outlive a revocation: gone before the commit.
-    ocsp_cache.forget(signing.ca.id, [s.serial_hex for s in subjects if s.revoked])
+    ocsp_cache.forget(ca_id, [s.serial_hex for s in subjects if s.revoked])
     db.session.commit()
-    ocsp_cache.store(rows[0]["issuer_ca_id"] if rows else signing.ca.id,  # (no reload)
-                     [(r["serial_hex"], r["der"], now, next_update) for r in rows])
+    ocsp_cache.store(ca_id, [(r["serial_hex"], r["der"], now, next_update) for r in rows])
     return len(rows)
 
 

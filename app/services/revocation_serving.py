@@ -25,7 +25,7 @@ from werkzeug.http import http_date, quote_etag
 from app.extensions import db
 from app.models import CertificateAuthority, Crl, OcspResponse
 from app.pki.encoding import certificate_to_der
-from app.pki.ocsp import issuer_hashes, read_request, unsigned_response
+from app.pki.ocsp import OcspQuestion, issuer_hashes, read_request, unsigned_response
 from app.services import ocsp_cache
 from app.services.errors import NotFound
 from app.services.lookup import by_uuid
@@ -142,11 +142,8 @@ def cached_ocsp_answer(der: bytes, redis_url: str) -> Published | None:
     """The fast path's answer (``web/ocsp_fast_path.py``): the response the worker cached
     in Redis, only for a well-formed SHA-1 request about an issuer the index knows now;
     None for anything else (the database path then answers, as :func:`ocsp_answer`)."""
-    try:
-        question = read_request(der)
-    except Exception:   # odd bytes: the database path answers malformedRequest
-        return None
-    if question.hash_name != "sha1":
+    question = _question(der)
+    if question is None or question.hash_name != "sha1":
         return None
     ca_id = _issuers.peek(question.name_hash, question.key_hash)
     if ca_id is None:
@@ -164,13 +161,21 @@ def cached_ocsp_answer(der: bytes, redis_url: str) -> Published | None:
     return Published(cached.der, cached.this_update, cached.next_update)
 
 
+def _question(der: bytes) -> OcspQuestion | None:
+    """The parsed request, or None for bytes that are not one (empty, over 8 KiB, not a
+    request): answered ``malformedRequest`` by the database path."""
+    if not der or len(der) > MAX_OCSP_REQUEST:
+        return None
+    try:
+        return read_request(der)
+    except Exception:   # cryptography raises ValueError and friends for odd bytes
+        return None
+
+
 def ocsp_answer(der: bytes) -> Published:
     """The DER response for an OCSP request (never raises for the client's bytes)."""
-    if not der or len(der) > MAX_OCSP_REQUEST:
-        return Published(unsigned_response("malformedRequest"))
-    try:
-        question = read_request(der)
-    except Exception:   # cryptography raises ValueError and friends for odd bytes
+    question = _question(der)
+    if question is None:
         return Published(unsigned_response("malformedRequest"))
     if question.hash_name != "sha1":
         return Published(unsigned_response("unauthorized"))

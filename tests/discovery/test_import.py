@@ -141,13 +141,9 @@ def test_importing_a_certificate_the_platform_issued_changes_nothing(app, jobs):
 
     from sqlalchemy import func
 
-    from tests.builders import add_domain, issuing_ca
-    from tests.conftest import make_user
-    from tests.web.test_certificates import issue
+    from tests.builders import owned_leaf
 
-    add_domain(app, "example.com")
-    make_user(app, "owner@example.com", role="user", domains=("example.com",))
-    leaf_id = issue(app, jobs, issuing_ca(app, jobs), "owner@example.com")
+    _, leaf_id = owned_leaf(app, jobs)
     with app.app_context():
         cert = db.session.get(Certificate, uuid.UUID(leaf_id))
         columns = [c.name for c in Certificate.__table__.columns]

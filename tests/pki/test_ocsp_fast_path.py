@@ -18,9 +18,7 @@ from app.extensions import db
 from app.models import Certificate, CertificateAuthority, OcspResponse
 from app.services import ocsp_cache, revocation
 from app.web.ocsp_fast_path import OcspFastPath
-from tests.builders import add_domain, issuing_ca
-from tests.conftest import make_user
-from tests.web.test_certificates import issue
+from tests.builders import owned_leaf
 
 SAME_HEADERS = ("Content-Type", "Content-Length", "Expires", "Last-Modified", "ETag",
                 "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options")
@@ -28,10 +26,7 @@ SAME_HEADERS = ("Content-Type", "Content-Length", "Expires", "Last-Modified", "E
 
 @pytest.fixture
 def leaf(app, jobs) -> dict[str, object]:
-    add_domain(app, "example.com")
-    make_user(app, "owner@example.com", role="user", domains=("example.com",))
-    inter_id = issuing_ca(app, jobs)
-    leaf_id = issue(app, jobs, inter_id, "owner@example.com")
+    inter_id, leaf_id = owned_leaf(app, jobs)
     with app.app_context():
         inter = db.session.get(CertificateAuthority, uuid.UUID(inter_id))
         cert = db.session.get(Certificate, uuid.UUID(leaf_id))

@@ -21,11 +21,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Certificate, CertificateAuthority
 from app.services import revocation
-from tests.builders import add_domain, issuing_ca
-from tests.conftest import make_user
+from tests.builders import owned_leaf
 from tests.pki.tooling import lint_pkix_cert, openssl
 from tests.tools import find_tool
-from tests.web.test_certificates import issue
 
 
 def _get(url: str, data: bytes | None = None, content_type: str | None = None):
@@ -47,10 +45,7 @@ def platform(app, jobs, live_server, monkeypatch, tmp_path):
     """Root → intermediate → leaf made with PKI_BASE_URL = the live server; files of
     each in ``tmp_path``."""
     monkeypatch.setitem(app.config, "PKI_BASE_URL", live_server)
-    add_domain(app, "example.com")
-    make_user(app, "owner@example.com", role="user", domains=("example.com",))
-    inter_id = issuing_ca(app, jobs)
-    leaf_id = issue(app, jobs, inter_id, "owner@example.com")
+    inter_id, leaf_id = owned_leaf(app, jobs)
     with app.app_context():
         inter = db.session.get(CertificateAuthority, uuid.UUID(inter_id))
         leaf = db.session.get(Certificate, uuid.UUID(leaf_id))
