@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import Engine
 
 from app.config import default_settings, ensure_secret_key, normalize_database_url
 from app.extensions import csrf, db, htmx, login_manager, migrate
@@ -21,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _bind_extensions(app)
     _install_input_guard(app)
     _install_ocsp_fast_path(app)
+    _install_status_fast_path(app)
     _register_blueprints(app)
     _register_web_helpers(app)
     _register_cli(app)
@@ -96,6 +98,38 @@ def _install_ocsp_fast_path(app: Flask) -> None:
         from app.web.ocsp_fast_path import OcspFastPath
 
         app.wsgi_app = OcspFastPath(app.wsgi_app, app.config["REDIS_URL"])  # type: ignore[method-assign]
+
+
+def _install_status_fast_path(app: Flask) -> None:
+    """Open orders' status polls answered from the fragment kept for the session
+    (``web/status_fast_path.py``), after one query instead of a Flask request."""
+    if not app.config["STATUS_FAST_PATH"] or not app.secret_key:
+        return
+    from app.web.status_fast_path import StatusFastPath
+
+    app.wsgi_app = StatusFastPath(app.wsgi_app, app, _poll_engine(app))  # type: ignore[method-assign]
+
+
+def _poll_engine(app: Flask) -> Engine:
+    """The fast path's own pool: autocommit, no liveness ping, no reset on return — its
+    one read is one round trip (the app's pool would add a ping, BEGIN and ROLLBACK). A
+    dead connection fails that read, and the poll falls back to Flask, whose pool pings."""
+    from sqlalchemy import create_engine
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine  # a private in-memory database is visible only through its own pool
+    options = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_pre_ping": False,
+               "pool_reset_on_return": None, "isolation_level": "AUTOCOMMIT"}
+    if engine.url.get_backend_name() == "postgresql":
+        # No overflow: under thousands of polls an overflow connection is opened and
+        # closed per poll (a PostgreSQL backend started each time); waiting a moment for
+        # one of the pool's is far cheaper, and a poll that waits too long falls back.
+        options.update(max_overflow=0, pool_timeout=2)
+    return create_engine(engine.url, **options)
 
 
 def _bind_extensions(app: Flask) -> None:

@@ -66,6 +66,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "ORDER_COUNTS_CACHE_SECONDS": int(os.environ.get("ORDER_COUNTS_CACHE_SECONDS", "5")),
         "ORDER_COUNTS_CACHE_MIN_ROWS": int(os.environ.get("ORDER_COUNTS_CACHE_MIN_ROWS",
                                                           "10000")),
+        # Open orders' status polls answered from a fragment kept in Redis per session
+        # after one database query (app/web/status_fast_path.py); "0" turns it off.
+        "STATUS_FAST_PATH": os.environ.get("STATUS_FAST_PATH", "1") != "0",
         "COURIER_TOKEN_TTL_SECONDS": int(os.environ.get("COURIER_TOKEN_TTL_SECONDS", "900")),
         # Flask-Limiter on REDIS_URL (app/web/rate_limits.py); 0 disables a limit.
         "COURIER_RATE_LIMIT_PER_MINUTE": int(os.environ.get("COURIER_RATE_LIMIT_PER_MINUTE",

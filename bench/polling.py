@@ -196,6 +196,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              timeout=30)
         if probe.status_code != 200 or "order-detail" not in probe.text:
             raise RuntimeError(f"the fragment answered {probe.status_code}: {probe.text[:300]}")
+        # Each tab has polled its order once (the route keeps that fragment for the
+        # session; app/web/status_fast_path.py answers the repeats), then a warm-up.
+        with requests.Session() as tab:
+            for path in paths:
+                tab.get(base + path, headers={"Cookie": cookie, "HX-Request": "true"},
+                        timeout=30).raise_for_status()
         wrk(base, cookie, paths, 64, 5, 0, workdir)  # warm-up
         load_c64 = loadavg()
         c64 = wrk(base, cookie, paths, 64, args.seconds, 0, workdir)

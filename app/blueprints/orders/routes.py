@@ -9,9 +9,10 @@ from flask_login import current_user, login_required
 from app.domain.labels import REQUESTER_KIND_LABELS
 from app.domain.request import CertificateRequest
 from app.models import Order
-from app.services import alerts, order_queries, orders, wizard
+from app.services import alerts, order_queries, orders, status_fragments, wizard
 from app.services.requesters import requester_for_user
 from app.web.htmx import is_htmx, no_store, render_page
+from app.web.sessions import current_session_id
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -58,13 +59,22 @@ def status(order_id: str) -> Response:
     """The polled fragment: reads the database only; carries its own poll trigger until
     the order is terminal, so polling stops by itself. Same rendering as the page. A
     finished order's fragment carries an ETag of its body and answers a matching
-    If-None-Match with 304 (kept private: it is one user's view)."""
+    If-None-Match with 304 (kept private: it is one user's view). An open order's htmx
+    fragment is kept for this session, and repeat polls are answered by
+    ``web/status_fast_path.py`` until the order changes."""
+    # Read before rendering, so the fragment kept for the fast path is never older than
+    # its fingerprint (services/status_fragments.py).
+    fingerprint = status_fragments.current_fingerprint(order_id) \
+        if is_htmx() and current_app.config["STATUS_FAST_PATH"] else None
     order = _order(order_id)
     response = _detail_page(order)
     if order.is_terminal:
         response.headers["Cache-Control"] = "private, no-cache"
         response.add_etag()
         response.make_conditional(request)
+    elif fingerprint is not None and (session_id := current_session_id()) is not None:
+        status_fragments.keep(current_app.config["REDIS_URL"], order.id, session_id,
+                              fingerprint, response.get_data())
     return response
 
 

@@ -1,0 +1,183 @@
+"""Rendered status fragments of open orders, kept in Redis for the polling fast path.
+
+An open order's page polls its fragment every second (``orders.status``), so a platform
+with thousands of open tabs serves thousands of identical renderings a second. The route
+keeps what it rendered for an htmx poll of an open order in Redis under
+``statusfrag:<order id>:<session id>``, tagged with the order's *fingerprint*: every
+column the fragment shows that can change while the order is open (status, the CA-side
+progress, the last timeline event, the order's alerts). ``app/web/status_fast_path.py``
+answers a poll from there after one database query that reads the cookie's session, its
+user and the order's fingerprint together.
+
+Correctness rules:
+- The database stays the source of truth. A kept fragment is served only when the
+  fingerprint read *now* equals the one it was rendered under, and the route reads the
+  fingerprint *before* it renders, so a kept body is never older than its tag (a change
+  between the two makes the tag stale, which only costs one more slow poll).
+- Kept per session, not per user or order: the fragment may carry the session's CSRF
+  token (alert acknowledgement forms), and only a session that passed the route's access
+  check gets a key.
+- A session is good for the fast path only while the route would accept it without
+  writing anything: live, its user enabled and not made to change the password, and
+  not due for its once-a-minute ``last_seen_at`` touch (``sessions.TOUCH_INTERVAL``) —
+  so the slow path still sees every session at least once a minute.
+- Terminal orders are never answered here (their fragment stops polling, and the route
+  answers a repeat with an ETag and 304).
+- Facts outside the fingerprint (the provider's name, the requester's label) may show
+  stale for at most ``FRAGMENT_TTL_SECONDS``."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import Connection, String, Uuid, bindparam, text
+
+from app.domain.orders import is_terminal
+from app.extensions import db
+from app.jobs.queue import pooled_redis
+from app.models.base import UTCDateTime
+from app.services.sessions import TOUCH_INTERVAL, Limits
+
+log = logging.getLogger(__name__)
+
+FRAGMENT_TTL_SECONDS = 60
+
+
+def client(url: str) -> Redis:
+    """Short timeouts: a slow Redis sends polls to the slow path rather than hold them."""
+    return pooled_redis(url, connect_timeout=0.5, read_timeout=1.0)
+
+
+def key(order_id: uuid.UUID | str, session_id: int) -> str:
+    return f"statusfrag:{order_id}:{session_id}"
+
+
+# What an open order's fragment shows that can change while it is open (one place: the
+# route and the fast path both read it through the statements below). Plain SQL with
+# typed parameters: the fast path runs it thousands of times a second, and a text
+# statement's cache key costs nothing next to a Core select with three subqueries.
+_FINGERPRINT = """o.status, o.external_id, o.next_check_at, o.checks,
+  (SELECT max(e.id) FROM order_events e WHERE e.order_id = o.id),
+  (SELECT count(a.id) FROM certificate_alerts a WHERE a.order_id = o.id),
+  (SELECT count(a.acknowledged_at) FROM certificate_alerts a WHERE a.order_id = o.id)"""
+
+_ORDER_FINGERPRINT_SQL = f"SELECT {_FINGERPRINT} FROM orders o WHERE o.id = :order_id"  # noqa: S608 (constants)
+_POLL_SQL = f"""SELECT s.id, s.created_at, s.last_seen_at, s.ended_at, u.enabled,
+  u.must_change_password, {_FINGERPRINT}
+FROM user_sessions s JOIN users u ON u.id = s.user_id
+  LEFT OUTER JOIN orders o ON o.id = :order_id
+WHERE s.token_hash = :token_hash"""  # noqa: S608 (constants; the values are bound)
+
+_ORDER_FINGERPRINT = text(_ORDER_FINGERPRINT_SQL).bindparams(
+    bindparam("order_id", type_=Uuid()))
+_POLL = text(_POLL_SQL).bindparams(
+    bindparam("order_id", type_=Uuid()), bindparam("token_hash", type_=String())
+).columns(created_at=UTCDateTime(), last_seen_at=UTCDateTime(), ended_at=UTCDateTime())
+
+
+def _fingerprint(values: Sequence[object]) -> str | None:
+    """The fingerprint of an open order from its ``_FINGERPRINT`` values; None for a
+    missing or terminal order (never served from the cache)."""
+    status = values[0]
+    if status is None or is_terminal(str(status)):
+        return None
+    return "|".join("" if v is None else str(v) for v in values)
+
+
+def current_fingerprint(order_id: str) -> str | None:
+    """The fingerprint of the order in the URL, read in the request's transaction (the
+    route's access check comes after, and a fragment is kept only if it passes)."""
+    try:
+        parsed = uuid.UUID(order_id)
+    except ValueError:
+        return None
+    row = db.session.execute(_ORDER_FINGERPRINT, {"order_id": parsed}).one_or_none()
+    return _fingerprint(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Poll:
+    """What the fast path learns from its one query."""
+
+    session_id: int
+    session_usable: bool
+    fingerprint: str | None
+
+
+def read_poll(connection: Connection, token_hash: str, order_id: uuid.UUID,
+              now: datetime, limits: Limits) -> Poll | None:
+    """The cookie's session (by its token's hash), whether the route would take it
+    without writing, and the order's fingerprint — one round trip. None: no such
+    session."""
+    row = connection.execute(_POLL, {"order_id": order_id, "token_hash": token_hash}
+                             ).one_or_none()
+    if row is None:
+        return None
+    session_id, created, last_seen, ended, enabled, must_change = row[:6]
+    usable = (ended is None and bool(enabled) and not must_change
+              and now < created + limits.maximum and now < last_seen + limits.idle
+              and now - last_seen < TOUCH_INTERVAL)
+    return Poll(session_id=session_id, session_usable=usable, fingerprint=_fingerprint(row[6:]))
+
+
+def keep(redis_url: str, order_id: uuid.UUID, session_id: int, fingerprint: str,
+         body: bytes) -> None:
+    """Keep a fragment the route rendered under ``fingerprint`` (best effort: without
+    Redis the polls simply stay on the slow path). Value: the fingerprint, the Unix time
+    the copy expires, the body — one line each but the body."""
+    expires = time.time() + FRAGMENT_TTL_SECONDS
+    value = b"%s\n%.3f\n%s" % (fingerprint.encode(), expires, body)
+    try:
+        client(redis_url).set(key(order_id, session_id), value, ex=FRAGMENT_TTL_SECONDS)
+    except RedisError as error:
+        log.warning("status fragment not cached: %s", type(error).__name__)
+
+
+@dataclass(frozen=True)
+class Kept:
+    fingerprint: str
+    expires: float  # Unix time
+    body: bytes
+
+
+def kept(redis_url: str, order_id: uuid.UUID, session_id: int) -> Kept | None:
+    """The fragment kept for this order and session, if any (None without Redis)."""
+    try:
+        value = client(redis_url).get(key(order_id, session_id))
+    except RedisError:
+        return None
+    if not value:
+        return None
+    tag, expires, body = bytes(value).split(b"\n", 2)
+    return Kept(fingerprint=tag.decode(), expires=float(expires), body=body)
+
+
+class LocalCopies:
+    """A web process's own copies of kept fragments, so a repeat poll this process
+    answered before costs no Redis round trip. Same rules as Redis: a copy is served only
+    under the fingerprint it was rendered with, and not after the kept fragment expires.
+    Bounded: when full it starts over (a miss only costs one Redis GET)."""
+
+    def __init__(self, redis_url: str, max_entries: int = 4096) -> None:
+        self.redis_url = redis_url
+        self.max_entries = max_entries
+        self._copies: dict[tuple[uuid.UUID, int], Kept] = {}
+
+    def body(self, order_id: uuid.UUID, session_id: int, fingerprint: str) -> bytes | None:
+        slot = (order_id, session_id)
+        now = time.time()
+        copy = self._copies.get(slot)
+        if copy is None or copy.fingerprint != fingerprint or copy.expires <= now:
+            copy = kept(self.redis_url, order_id, session_id)
+            if copy is None or copy.fingerprint != fingerprint or copy.expires <= now:
+                return None
+            if len(self._copies) >= self.max_entries:
+                self._copies.clear()
+            self._copies[slot] = copy
+        return copy.body

@@ -1,0 +1,110 @@
+"""The order-status poll's fast path: a WSGI layer in front of Flask that answers an htmx
+``GET /orders/<id>/status`` of an open order with the fragment the route rendered for
+the same session a moment ago (``services/status_fragments.py``), after one database
+query — no request context, no session load, no template.
+
+It answers only when it is sure the route would send the same bytes: a canonical order
+id, no query string, ``HX-Request: true`` (not a history restore), a session cookie
+signed with this app's key that names a live session the route would take without
+writing (``status_fragments.read_poll``), an open order whose fingerprint equals the
+kept fragment's. Everything else — no cookie, a stale or foreign fragment, a terminal
+order, a session due for its touch, Redis or the database failing — goes on to Flask,
+which checks and renders as before (tests compare the two paths byte for byte).
+
+Flask-Login's session protection must not be "strong" (it would need the client's
+address and agent checked here); in the default "basic" mode a changed address only
+marks the session non-fresh, which changes nothing this fragment shows."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from itsdangerous import BadSignature
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.http import parse_cookie
+
+from app.models.base import utcnow
+from app.services import status_fragments
+from app.services.sessions import Limits
+from app.web.headers import HSTS, SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
+
+PATH = re.compile(r"/orders/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/status")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class StatusFastPath:
+    def __init__(self, wsgi_app: WsgiApp, app: Flask, engine: Engine) -> None:
+        self.wsgi_app = wsgi_app
+        self.engine = engine
+        self.redis_url: str = app.config["REDIS_URL"]
+        self.copies = status_fragments.LocalCopies(self.redis_url)
+        self.cookie_name: str = app.config["SESSION_COOKIE_NAME"]
+        self.cookie_max_age = int(app.permanent_session_lifetime.total_seconds())
+        self.serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        self.limits = Limits(idle=timedelta(seconds=app.config["SESSION_IDLE_SECONDS"]),
+                             maximum=timedelta(seconds=app.config["SESSION_MAX_SECONDS"]))
+        self.headers = [("Content-Type", "text/html; charset=utf-8"), ("Vary", "HX-Request"),
+                        ("Cache-Control", "no-store"), *SECURITY_HEADERS.items()]
+        if app.config["APP_ENV"] == "production":
+            self.headers.append(("Strict-Transport-Security", HSTS))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        order_id = self._polled_order(environ)
+        body = self.kept_fragment(environ, order_id) if order_id else None
+        if body is None:
+            return self.wsgi_app(environ, start_response)
+        start_response("200 OK", [*self.headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _polled_order(environ: dict[str, Any]) -> uuid.UUID | None:
+        """The order id of an htmx status poll this layer may answer, else None."""
+        if (environ.get("REQUEST_METHOD") != "GET"
+                or environ.get("HTTP_HX_REQUEST") != "true"
+                or environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") == "true"
+                or environ.get("QUERY_STRING")):
+            return None
+        match = PATH.fullmatch(environ.get("PATH_INFO", ""))
+        return uuid.UUID(match.group(1)) if match else None
+
+    def kept_fragment(self, environ: dict[str, Any], order_id: uuid.UUID) -> bytes | None:
+        """The body the route would send for this poll, or None to let the route answer."""
+        token = self._session_token(environ)
+        if token is None:
+            return None
+        try:
+            with self.engine.connect() as connection:
+                poll = status_fragments.read_poll(
+                    connection, hashlib.sha256(token.encode()).hexdigest(), order_id,
+                    utcnow(), self.limits)
+        except SQLAlchemyError as error:
+            log.warning("status fast path: database read failed: %s", type(error).__name__)
+            return None
+        if poll is None or not poll.session_usable or poll.fingerprint is None:
+            return None
+        return self.copies.body(order_id, poll.session_id, poll.fingerprint)
+
+    def _session_token(self, environ: dict[str, Any]) -> str | None:
+        """The server-side session token in the signed Flask session cookie (what
+        Flask-Login's user loader gets), if the cookie is genuine and not too old."""
+        cookie = parse_cookie(environ).get(self.cookie_name)
+        if not cookie:
+            return None
+        try:
+            data = self.serializer.loads(cookie, max_age=self.cookie_max_age)
+        except BadSignature:
+            return None
+        token = data.get("_user_id") if isinstance(data, dict) else None
+        return token if isinstance(token, str) and token else None
+
