@@ -115,7 +115,7 @@ def start_gunicorn(env: dict[str, str], worker_class: str, workers: int,
     args = [sys.executable, "-m", "gunicorn", "--worker-class", worker_class,
             "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
             "--no-control-socket", "--backlog", "4096", "--keep-alive", "75"]
-    if worker_class == "gevent":
+    if worker_class.startswith("gevent"):
         args += ["--worker-connections", "4000"]
     elif worker_class == "gthread":
         args += ["--threads", "8"]
@@ -234,8 +234,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL,
                         help="a PostgreSQL database of its own (created if missing; emptied)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
-    parser.add_argument("--worker-class", default="gevent",
-                        choices=("gevent", "gthread", "sync"))
+    parser.add_argument("--worker-class", default="gevent_pywsgi",
+                        choices=("gevent_pywsgi", "gevent", "gthread", "sync"))
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--orders", type=int, default=1000, help="open orders polled")
     parser.add_argument("--tabs", type=int, default=2000)

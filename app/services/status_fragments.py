@@ -28,6 +28,7 @@ Correctness rules:
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -36,7 +37,8 @@ from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, String, Uuid, bindparam, text
+from sqlalchemy import Engine, Uuid, bindparam, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.orders import is_terminal
 from app.extensions import db
@@ -76,9 +78,6 @@ WHERE s.token_hash = :token_hash"""  # noqa: S608 (constants; the values are bou
 
 _ORDER_FINGERPRINT = text(_ORDER_FINGERPRINT_SQL).bindparams(
     bindparam("order_id", type_=Uuid()))
-_POLL = text(_POLL_SQL).bindparams(
-    bindparam("order_id", type_=Uuid()), bindparam("token_hash", type_=String())
-).columns(created_at=UTCDateTime(), last_seen_at=UTCDateTime(), ended_at=UTCDateTime())
 
 
 def _fingerprint(values: Sequence[object]) -> str | None:
@@ -110,20 +109,50 @@ class Poll:
     fingerprint: str | None
 
 
-def read_poll(connection: Connection, token_hash: str, order_id: uuid.UUID,
-              now: datetime, limits: Limits) -> Poll | None:
-    """The cookie's session (by its token's hash), whether the route would take it
-    without writing, and the order's fingerprint — one round trip. None: no such
-    session."""
-    row = connection.execute(_POLL, {"order_id": order_id, "token_hash": token_hash}
-                             ).one_or_none()
-    if row is None:
-        return None
-    session_id, created, last_seen, ended, enabled, must_change = row[:6]
-    usable = (ended is None and bool(enabled) and not must_change
-              and now < created + limits.maximum and now < last_seen + limits.idle
-              and now - last_seen < TOUCH_INTERVAL)
-    return Poll(session_id=session_id, session_usable=usable, fingerprint=_fingerprint(row[6:]))
+def _same(value: object) -> object:
+    return value
+
+
+class PollReader:
+    """Runs the poll's query on a raw DBAPI connection of ``engine``'s pool: the fast path
+    runs it thousands of times a second, and SQLAlchemy's statement execution and result
+    objects cost as much as the round trip. Parameters and the session's timestamps go
+    through SQLAlchemy's own type processors, so both backends read the same values."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        #: What a failed read raises: the pool's errors and the driver's.
+        self.errors: tuple[type[Exception], ...] = (SQLAlchemyError, dialect.loaded_dbapi.Error)
+        named = "%(\\1)s" if dialect.paramstyle == "pyformat" else ":\\1"
+        self.sql = re.sub(r":(order_id|token_hash)\b", named, _POLL_SQL)
+        self.uuid_param = Uuid().dialect_impl(dialect).bind_processor(dialect) or _same
+        self.timestamp = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None) \
+            or _same
+
+    def read(self, token_hash: str, order_id: uuid.UUID, now: datetime,
+             limits: Limits) -> Poll | None:
+        """The cookie's session (by its token's hash), whether the route would take it
+        without writing, and the order's fingerprint — one round trip. None: no such
+        session."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, {"order_id": self.uuid_param(order_id),
+                                      "token_hash": token_hash})
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool
+        if row is None:
+            return None
+        session_id, enabled, must_change = row[0], row[4], row[5]
+        created, last_seen, ended = (self.timestamp(v) for v in row[1:4])
+        usable = (ended is None and bool(enabled) and not must_change
+                  and now < created + limits.maximum and now < last_seen + limits.idle
+                  and now - last_seen < TOUCH_INTERVAL)
+        return Poll(session_id=session_id, session_usable=usable,
+                    fingerprint=_fingerprint(row[6:]))
 
 
 def keep(redis_url: str, order_id: uuid.UUID, session_id: int, fingerprint: str,

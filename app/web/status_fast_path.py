@@ -27,7 +27,6 @@ from typing import Any
 from flask import Flask
 from itsdangerous import BadSignature
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import parse_cookie
 
 from app.models.base import utcnow
@@ -45,7 +44,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class StatusFastPath:
     def __init__(self, wsgi_app: WsgiApp, app: Flask, engine: Engine) -> None:
         self.wsgi_app = wsgi_app
-        self.engine = engine
+        self.polls = status_fragments.PollReader(engine)
         self.redis_url: str = app.config["REDIS_URL"]
         self.copies = status_fragments.LocalCopies(self.redis_url)
         self.cookie_name: str = app.config["SESSION_COOKIE_NAME"]
@@ -84,11 +83,9 @@ class StatusFastPath:
         if token is None:
             return None
         try:
-            with self.engine.connect() as connection:
-                poll = status_fragments.read_poll(
-                    connection, hashlib.sha256(token.encode()).hexdigest(), order_id,
-                    utcnow(), self.limits)
-        except SQLAlchemyError as error:
+            poll = self.polls.read(hashlib.sha256(token.encode()).hexdigest(), order_id,
+                                   utcnow(), self.limits)
+        except self.polls.errors as error:  # the route answers instead, and reports
             log.warning("status fast path: database read failed: %s", type(error).__name__)
             return None
         if poll is None or not poll.session_usable or poll.fingerprint is None:

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, update
 from werkzeug.test import EnvironBuilder
 
 from app.extensions import db
@@ -219,4 +219,16 @@ def test_an_expired_copy_is_not_served_even_by_the_process_that_holds_it(app, cl
         redis = status_fragments.client(app.config["REDIS_URL"])
         redis.set(status_fragments.key(*slot),
                   b"%s\n%.3f\n%s" % (copy.fingerprint.encode(), time.time() - 1, copy.body))
+    assert _ask(layer, client, order_id)[0].startswith("599")
+
+
+def test_without_the_database_the_route_answers(app, client, setup):
+    order_id = _submit(app, "u1@example.com", issuer=setup)
+    login(client, "u1@example.com")
+    _poll(client, order_id)
+    layer, _ = _layer(app)
+    assert _ask(layer, client, order_id)[0] == "200 OK"
+    layer.polls = status_fragments.PollReader(
+        create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+                      connect_args={"connect_timeout": 1}))
     assert _ask(layer, client, order_id)[0].startswith("599")
