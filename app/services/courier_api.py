@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +31,13 @@ from app.domain.validation import parse_names
 from app.extensions import db
 from app.models import ApiIdempotencyKey, Certificate, Courier, Order
 from app.services import alerts, renewals
+from app.services.batch_reads import shared_reads
 from app.services.couriers import requester_for_courier
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import NotFound, ServiceError, ValidationFailed
 from app.services.intake import (
     SUBJECT_FIELDS,
     assess,
+    batch_preloaded,
     parse_csr_input,
     prefer_enforced_subject,
     request_from_csr,
@@ -43,7 +45,8 @@ from app.services.intake import (
 )
 from app.services.issuers import provider_of, with_default_provider
 from app.services.lookup import by_uuid
-from app.services.orders import PolicyRejected, submit_order
+from app.services.orders import OrderDraft, PolicyRejected, submit_order, submit_orders
+from app.services.requesters import Requester
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,13 @@ def _replay(courier: Courier, key: str, digest: str) -> Submission | None:
         ApiIdempotencyKey.courier_id == courier.id, ApiIdempotencyKey.key == key))
     if row is None:
         return None
+    return _replay_of(row, digest, requester_for_courier(courier))
+
+
+def _replay_of(row: ApiIdempotencyKey, digest: str, requester: Requester
+               ) -> Submission | None:
+    """The answer to a request whose key ``row`` holds: the first order, or
+    ``idempotency.key_reused`` for another body."""
     if row.request_hash != digest:
         raise ValidationFailed("This Idempotency-Key was already used with a different "
                                "request body; use a new key for a new request.",
@@ -132,8 +142,149 @@ def _replay(courier: Courier, key: str, digest: str) -> Submission | None:
         return None
     # The warnings the first answer carried: the stored (final) request judged again.
     stored = CertificateRequest.from_dict(order.request)
-    return Submission(order=order, replayed=True,
-                      warnings=assess(stored, requester_for_courier(courier)).soft)
+    return Submission(order=order, replayed=True, warnings=assess(stored, requester).soft)
+
+
+# ---- batch submission ----------------------------------------------------------------------
+
+MAX_BATCH_REQUESTS = 100
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request of a batch: its shape-checked body (the single endpoint's) and its
+    own Idempotency-Key, or ``refused``, the error the single endpoint gives its shape."""
+    body: Mapping[str, Any] | None = None
+    idempotency_key: str | None = None
+    refused: ServiceError | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the single endpoint would answer the item: a submission or an error."""
+    submission: Submission | None = None
+    error: ServiceError | None = None
+
+
+def submit_many(courier: Courier, items: Sequence[BatchItem]) -> list[BatchResult]:
+    """:func:`submit_certificate` for each item, one result per item in order, as one use
+    case: the courier's scope built once, the configuration rows read once
+    (``batch_reads.shared_reads``), the default provider worked out once, the policy
+    index and the active domains of every item read once (``intake.batch_preloaded``);
+    each item through the same intake and gate (``orders.submit_orders``), whose accepted
+    orders are written in one transaction and queued in one Redis round trip. A refused
+    item records its policy alerts, as alone.
+
+    Idempotency keys work per item as the header does for one request (the same key
+    space: a batch item replays an order made by the single endpoint and vice versa).
+    A concurrent request that claims one of the keys first makes the whole transaction
+    fail on the unique constraint: it is then run once more, answering that item as the
+    winner's replay."""
+    try:
+        return _submit_many(courier, items)
+    except IntegrityError:
+        if not any(item.idempotency_key for item in items):
+            raise
+        log.info("courier %s: a concurrent request claimed an Idempotency-Key of this "
+                 "batch first; running the batch again", courier.id)
+        return _submit_many(courier, items)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    index: int
+    item: BatchItem
+    digest: str
+    request: CertificateRequest
+    csr_pem: str | None
+    problems: list[Violation]
+
+
+def _submit_many(courier: Courier, items: Sequence[BatchItem]) -> list[BatchResult]:
+    requester = requester_for_courier(courier)
+    with_provider = _default_provider_once()
+    results: list[BatchResult | None] = [None] * len(items)
+    stored_keys = _key_rows(courier, {item.idempotency_key for item in items
+                                      if item.idempotency_key and item.body is not None})
+    with shared_reads():
+        parsed: list[_Parsed] = []
+        for index, item in enumerate(items):
+            if item.body is None:
+                results[index] = BatchResult(error=item.refused)
+                continue
+            digest = body_hash(item.body)
+            try:
+                row = stored_keys.get(item.idempotency_key) if item.idempotency_key else None
+                replay = _replay_of(row, digest, requester) if row is not None else None
+                if replay is not None:
+                    results[index] = BatchResult(submission=replay)
+                    continue
+                request, csr_pem, problems = _request_from_body(courier, item.body,
+                                                                with_provider=with_provider)
+            except ServiceError as error:
+                results[index] = BatchResult(error=error)
+                continue
+            parsed.append(_Parsed(index, item, digest, request, csr_pem, problems))
+        drafts: list[tuple[int, OrderDraft]] = []
+        with batch_preloaded(p.request for p in parsed):
+            for p in parsed:
+                request_key = _request_key(courier, p.item.idempotency_key)
+                first = assess(p.request, requester, p.problems)
+                if first.blocked:
+                    alerts.record_policy_alerts(first.violations, request_key=request_key,
+                                                requester=requester,
+                                                common_name=p.request.common_name)
+                    results[p.index] = BatchResult(error=PolicyRejected(first.hard))
+                    continue
+                drafts.append((p.index, OrderDraft(
+                    with_defaults(p.request, first.evaluation), request_key,
+                    csr_pem=p.csr_pem,
+                    claim=_claim(courier, p.item.idempotency_key, p.digest)
+                    if p.item.idempotency_key else None,
+                    earlier_alerts=p.item.idempotency_key is not None)))
+            outcomes = submit_orders([d for _, d in drafts], requester, pathway=PATHWAY)
+    for (index, _), outcome in zip(drafts, outcomes, strict=True):
+        if isinstance(outcome, ServiceError):
+            results[index] = BatchResult(error=outcome)
+        else:
+            order, assessment = outcome
+            results[index] = BatchResult(submission=Submission(order=order,
+                                                               warnings=assessment.soft))
+    if any(r is None for r in results):  # pragma: no cover - every branch above answers
+        raise RuntimeError("a batch item was left without a result")
+    return results  # type: ignore[return-value]
+
+
+def _default_provider_once() -> Callable[[CertificateRequest], CertificateRequest]:
+    """``with_default_provider`` worked out once per (provider, issuer) asked for: its
+    answer depends on nothing else of the request."""
+    chosen: dict[tuple[str | None, str | None], CertificateRequest] = {}
+
+    def resolve(request: CertificateRequest) -> CertificateRequest:
+        asked = (request.provider_id, request.issuer_id)
+        if asked not in chosen:
+            chosen[asked] = with_default_provider(request)
+        done = chosen[asked]
+        return request.replace(provider_id=done.provider_id, issuer_id=done.issuer_id)
+
+    return resolve
+
+
+def _key_rows(courier: Courier, keys: set[str | None]) -> dict[str, ApiIdempotencyKey]:
+    """The courier's stored idempotency keys among ``keys``, in one query."""
+    wanted = sorted(k for k in keys if k)
+    if not wanted:
+        return {}
+    return {row.key: row for row in db.session.scalars(select(ApiIdempotencyKey).where(
+        ApiIdempotencyKey.courier_id == courier.id, ApiIdempotencyKey.key.in_(wanted)))}
+
+
+def _claim(courier: Courier, key: str | None, digest: str) -> Callable[[Order], None]:
+    """The key row, added in the order's transaction (the batch flushes once)."""
+    def claim(order: Order) -> None:
+        db.session.add(ApiIdempotencyKey(courier_id=courier.id, key=key, request_hash=digest,
+                                         order_id=order.id))
+    return claim
 
 
 def _request_key(courier: Courier, idempotency_key: str | None) -> str:
@@ -144,7 +295,9 @@ def _request_key(courier: Courier, idempotency_key: str | None) -> str:
     return f"api:{courier.id.hex}:{tail}"
 
 
-def _request_from_body(courier: Courier, body: Mapping[str, Any]
+def _request_from_body(courier: Courier, body: Mapping[str, Any], *,
+                       with_provider: Callable[[CertificateRequest], CertificateRequest]
+                       = with_default_provider
                        ) -> tuple[CertificateRequest, str | None, list[Violation]]:
     options = {k: body.get(k) for k in CSR_OPTIONS}
     if body.get("csr") is not None:
@@ -152,14 +305,14 @@ def _request_from_body(courier: Courier, body: Mapping[str, Any]
         if parsed is None:
             raise PolicyRejected(tuple(problems))
         request, problems = request_from_csr(parsed, options)
-        request = prefer_enforced_subject(with_default_provider(request))
+        request = prefer_enforced_subject(with_provider(request))
         problems += _names_disagree(request, body) + _not_honoured(request, body)
         return request, parsed.pem, problems
     values = {**options, "common_name": body.get("common_name") or "",
               "sans": body.get("sans") or [], "algorithm": body.get("algorithm"),
               **{k: (body.get("subject") or {}).get(k) for k in SUBJECT_FIELDS}}
     request, problems = request_from_values(values)
-    request = with_default_provider(request)
+    request = with_provider(request)
     problems += _not_honoured(request, body)
     if not courier.encryption_public_key_pem:
         problems.append(Violation(

@@ -5,13 +5,14 @@ scope), request values, and policy evaluation. The wizard calls it on each step,
 policy test page for a hypothetical request, and ``submit_order`` again as the real gate."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from app.domain.policy import Evaluation, Violation, apply_enforced, evaluate
+from app.domain.policy import Evaluation, PolicyIndex, Violation, apply_enforced, evaluate
 from app.domain.policy_types import Judged
 from app.domain.request import CertificateRequest, PublicKeyFacts
 from app.domain.validation import NameScope, check_names, check_request_values, parse_names
@@ -59,24 +60,91 @@ def active_scope(request: CertificateRequest | None = None) -> NameScope:
     With ``request`` only the entries that can matter for it are loaded: the domains named
     by a label-boundary suffix of one of its names (an indexed ``IN`` lookup instead of
     every registered domain), and the networks only when it asks for IP addresses.
-    ``check_names`` gives the same result for ``request`` as with the full scope."""
+    ``check_names`` gives the same result for ``request`` as with the full scope. Inside
+    :func:`batch_preloaded` a request the preload covers is answered from its rows."""
     query = select(Domain.name, Domain.kind).where(Domain.enabled.is_(True))
     if request is None:
         rows = list(db.session.execute(query))
     else:
-        rows = []
-        candidates = sorted(_covering_candidates(request))
-        for start in range(0, len(candidates), _IN_CHUNK):
-            chunk = candidates[start:start + _IN_CHUNK]
-            rows += db.session.execute(query.where(Domain.name.in_(chunk),
-                                                   Domain.kind != DOMAIN_KIND_NETWORK))
-        if request.ip_addresses:
-            rows += db.session.execute(query.where(Domain.kind == DOMAIN_KIND_NETWORK))
+        candidates = _covering_candidates(request)
+        preloaded = _preloaded()
+        if preloaded is not None and preloaded.covers(candidates, bool(request.ip_addresses)):
+            rows = preloaded.rows_for(candidates, bool(request.ip_addresses))
+        else:
+            rows = _scope_rows(candidates, bool(request.ip_addresses))
     domains, networks = [], []
     for name, kind in rows:
         (networks if kind == DOMAIN_KIND_NETWORK else domains).append(name)
     return NameScope(label="active domains", domains=tuple(domains), networks=tuple(networks),
                      code="name.not_registered")
+
+
+def _scope_rows(candidates: set[str], with_networks: bool) -> list[tuple[str, str]]:
+    """Enabled domains named in ``candidates``, and every enabled network if asked."""
+    query = select(Domain.name, Domain.kind).where(Domain.enabled.is_(True))
+    rows: list[tuple[str, str]] = []
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start:start + _IN_CHUNK]
+        rows += db.session.execute(query.where(Domain.name.in_(chunk),
+                                               Domain.kind != DOMAIN_KIND_NETWORK))
+    if with_networks:
+        rows += db.session.execute(query.where(Domain.kind == DOMAIN_KIND_NETWORK))
+    return rows
+
+
+_PRELOADED = "intake_batch_preloaded"
+
+
+@dataclass(frozen=True)
+class _Preloaded:
+    """What a batch reads once for all of its requests."""
+    index: PolicyIndex
+    candidates: frozenset[str]
+    with_networks: bool
+    rows: tuple[tuple[str, str], ...]
+
+    def covers(self, candidates: set[str], with_networks: bool) -> bool:
+        return candidates <= self.candidates and (self.with_networks or not with_networks)
+
+    def rows_for(self, candidates: set[str], with_networks: bool) -> list[tuple[str, str]]:
+        """What ``_scope_rows(candidates, with_networks)`` would read."""
+        return [(name, kind) for name, kind in self.rows
+                if (with_networks if kind == DOMAIN_KIND_NETWORK else name in candidates)]
+
+
+def _preloaded() -> _Preloaded | None:
+    return db.session.info.get(_PRELOADED)  # type: ignore[no-any-return]
+
+
+def _policy_index() -> PolicyIndex:
+    preloaded = _preloaded()
+    return preloaded.index if preloaded is not None else policy_index()
+
+
+@contextmanager
+def batch_preloaded(requests: Iterable[CertificateRequest]) -> Iterator[None]:
+    """For a batch: what its requests share, read once — the policy index (one version
+    check instead of one per assessment), and the active-domain rows any of ``requests``
+    can need (one query over the union of their candidates). Inside the block
+    :func:`assess` and :func:`active_scope` use them; a request whose names fall outside
+    the union (e.g. enforced by a policy) is looked up as usual."""
+    requests = list(requests)
+    candidates: set[str] = set()
+    for request in requests:
+        candidates |= _covering_candidates(request)
+    with_networks = any(r.ip_addresses for r in requests)
+    preload = _Preloaded(policy_index(), frozenset(candidates), with_networks,
+                         tuple(tuple(row) for row in _scope_rows(candidates, with_networks)))
+    saved = _preloaded()
+    db.session.info[_PRELOADED] = preload
+    try:
+        yield
+    finally:
+        if saved is None:
+            db.session.info.pop(_PRELOADED, None)
+        else:
+            db.session.info[_PRELOADED] = saved
 
 
 def scopes_for(requester: Requester, request: CertificateRequest | None = None
@@ -97,7 +165,7 @@ def assess(request: CertificateRequest, requester: Requester,
     Fields the chosen provider decides itself (an ACME CA's subject, validity, usages) are
     dropped first: they are neither sent nor judged."""
     request = fit_to_provider(request)
-    evaluation = evaluate(request, policy_index().applicable(request))
+    evaluation = evaluate(request, _policy_index().applicable(request))
     enforced = fit_to_provider(apply_enforced(request, evaluation))
     violations = [*parse_violations]
     if request.common_name or request.dns_names or request.ip_addresses:
@@ -196,7 +264,7 @@ def request_from_csr(parsed: ParsedCSR, values: Mapping[str, Any], *,
 def prefer_enforced_subject(request: CertificateRequest) -> CertificateRequest:
     """For a CSR the subject is only a wish: policy-enforced subject values replace it
     (rather than violating), as the CSR upload page shows with locked fields."""
-    evaluation = evaluate(request, policy_index().applicable(request))
+    evaluation = evaluate(request, _policy_index().applicable(request))
     return request.replace(**{f: e.value for f, e in evaluation.enforced.items()
                               if f in SUBJECT_FIELDS})
 

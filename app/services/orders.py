@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
 
 from app.domain.labels import requested_by_text
 from app.domain.policy import Violation
@@ -12,9 +14,10 @@ from app.domain.request import CertificateRequest
 from app.domain.roles import Permission
 from app.extensions import db
 from app.jobs.enqueue import enqueue
-from app.models import Order, OrderEvent, Provider, User
+from app.jobs.queue import enqueue_many
+from app.models import CertificateAlert, Order, OrderEvent, Provider, User
 from app.services import alerts, audit
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import NotFound, ServiceError, ValidationFailed
 from app.services.intake import Assessment, assess
 from app.services.issuers import check_complete_for_provider, with_default_provider
 from app.services.lookup import by_uuid, kept_by_uuid
@@ -41,16 +44,59 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
     transaction (e.g. to claim a draft); if it raises, nothing is stored. ``csr_pem`` is
     the requester's CSR (CSR channels): the worker certifies its key instead of making one.
     ``timeline_note`` is added to the first timeline entry (e.g. what a renewal renews)."""
+    assessment = judge_order(request, requester)
+    if assessment.blocked:
+        refused = _refuse(assessment, requester, request_key, request.common_name)
+        db.session.commit()
+        raise refused
+    order = _new_order(assessment, requester, pathway=pathway, csr_pem=csr_pem,
+                       timeline_note=timeline_note)
+    db.session.add(order)
+    db.session.flush()
+    _record_submission(order, assessment, requester, pathway=pathway, request_key=request_key)
+    alerts.link_to_order(request_key, order.id)
+    if before_commit is not None:
+        try:
+            before_commit(order)
+        except Exception:
+            db.session.rollback()
+            raise
+    db.session.commit()
+    if not enqueue_issue(order):
+        note(order.id, order.status, QUEUE_DOWN_NOTE)
+        db.session.commit()
+    return order, assessment
+
+
+QUEUE_DOWN_NOTE = ("The job queue could not be reached; the order will be picked up "
+                   "automatically when it is back.")
+
+
+def judge_order(request: CertificateRequest, requester: Requester) -> Assessment:
+    """The gate of every submission: ``request`` with its default provider, assessed, and
+    refused as incomplete if it lacks what its provider needs (``blocked`` says so)."""
     request = with_default_provider(request)
     assessment = assess(request, requester)
     incomplete = check_complete_for_provider(assessment.request)
     if incomplete:
         assessment = replace(assessment, violations=(*assessment.violations, *incomplete))
-    if assessment.blocked:
-        alerts.record_policy_alerts(assessment.violations, request_key=request_key,
-                                    requester=requester, common_name=request.common_name)
-        db.session.commit()
-        raise PolicyRejected(assessment.hard)
+    return assessment
+
+
+def _refuse(assessment: Assessment, requester: Requester, request_key: str,
+            common_name: str) -> PolicyRejected:
+    """Record the policy alerts of a blocked request (the caller commits them) and return
+    the error to raise."""
+    alerts.record_policy_alerts(assessment.violations, request_key=request_key,
+                                requester=requester, common_name=common_name)
+    return PolicyRejected(assessment.hard)
+
+
+def _new_order(assessment: Assessment, requester: Requester, *, pathway: str,
+               csr_pem: str | None, timeline_note: str | None = None,
+               order_id: uuid.UUID | None = None) -> Order:
+    """The pending order of an accepted assessment, with its first timeline entry (not
+    yet added to the session)."""
     final = assessment.request
     provider = kept_by_uuid(Provider, final.provider_id)
     if provider is None:  # assess() reports an unknown provider; a missing one is a bug
@@ -64,31 +110,115 @@ def submit_order(request: CertificateRequest, requester: Requester, *, pathway: 
                   requested_by_kind=requester.kind, csr_pem=csr_pem,
                   requested_by_courier_id=uuid.UUID(requester.id)
                   if requester.kind == "courier" else None)
+    if order_id is not None:
+        order.id = order_id
     who = requested_by_text(requester.label, requester.kind, pathway)
     order.events.append(OrderEvent(from_status=None, to_status="pending",
                                    message=f"Submitted by {who}"
                                    + (f" · {timeline_note}" if timeline_note else "")))
-    db.session.add(order)
-    db.session.flush()
+    return order
+
+
+def _record_submission(order: Order, assessment: Assessment, requester: Requester, *,
+                       pathway: str, request_key: str) -> None:
+    """The soft-violation alerts linked to the order and the ``order.submit`` audit event
+    (``order.id`` must be set)."""
+    _record_warnings(order, assessment, requester, request_key)
+    _audit_submission(order, assessment, requester, pathway)
+
+
+def _record_warnings(order: Order, assessment: Assessment, requester: Requester,
+                     request_key: str) -> None:
     alerts.record_policy_alerts(assessment.soft, request_key=request_key, requester=requester,
-                                common_name=final.common_name, order_id=order.id)
-    alerts.link_to_order(request_key, order.id)
+                                common_name=assessment.request.common_name, order_id=order.id)
+
+
+def _audit_submission(order: Order, assessment: Assessment, requester: Requester,
+                      pathway: str) -> None:
     audit.record("order.submit", resource_type="order", resource_id=order.id,
                  actor_label=requester.display, details={
                      "common_name": order.common_name, "pathway": pathway,
                      "warnings": [v.code for v in assessment.soft]})
-    if before_commit is not None:
+
+
+# ---- many requests of one requester in one transaction --------------------------------------
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """One request for :func:`submit_orders`, as :func:`submit_order` takes it.
+
+    ``claim`` adds rows of the order's transaction (no flush; e.g. an idempotency key).
+    ``earlier_alerts``: alerts may already exist under ``request_key`` (an earlier refused
+    attempt with the same key) and are linked to the order, as ``submit_order`` does;
+    False for a key made up for this request, which nothing can have used."""
+    request: CertificateRequest
+    request_key: str
+    csr_pem: str | None = None
+    claim: Callable[[Order], None] | None = None
+    earlier_alerts: bool = True
+
+
+def submit_orders(drafts: Sequence[OrderDraft], requester: Requester, *, pathway: str
+                  ) -> list[tuple[Order, Assessment] | ServiceError]:
+    """:func:`submit_order` for many requests of one requester, as one transaction: each
+    draft through the same gate (a refusal records its alerts and becomes that draft's
+    outcome — PolicyRejected — without stopping the others), then the accepted orders,
+    their first timeline entries and audit events written by one flush (multi-row
+    INSERTs), their soft-violation alerts and claims by a second one when there are any,
+    one commit, and the issuance jobs queued in one Redis round trip. One outcome per
+    draft, in order. A flush that fails (e.g. a claim's unique constraint) rolls
+    everything back and raises."""
+    outcomes: list[tuple[Order, Assessment] | ServiceError] = []
+    accepted: list[tuple[Order, Assessment, OrderDraft]] = []
+    for draft in drafts:
+        assessment = judge_order(draft.request, requester)
+        if assessment.blocked:
+            outcomes.append(_refuse(assessment, requester, draft.request_key,
+                                    draft.request.common_name))
+            continue
         try:
-            before_commit(order)
-        except Exception:
-            db.session.rollback()
-            raise
-    db.session.commit()
-    if not enqueue_issue(order):
-        note(order.id, order.status, "The job queue could not be reached; the order will be "
-             "picked up automatically when it is back.")
+            order = _new_order(assessment, requester, pathway=pathway, csr_pem=draft.csr_pem,
+                               order_id=uuid.uuid4())
+        except ServiceError as error:
+            outcomes.append(error)
+            continue
+        accepted.append((order, assessment, draft))
+        outcomes.append((order, assessment))
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    try:
+        # One flush writes the orders, their first timeline entries and their audit
+        # events (a multi-row INSERT each). Rows that point at an order by a bare foreign
+        # key (soft-violation alerts, claims such as idempotency keys) follow in a second
+        # flush: the unit of work orders INSERTs by relationships, which they lack.
+        session.add_all(order for order, _, _ in accepted)
+        for order, assessment, _ in accepted:
+            _audit_submission(order, assessment, requester, pathway)
+        session.flush()
+        with session.no_autoflush:
+            for order, assessment, draft in accepted:
+                _record_warnings(order, assessment, requester, draft.request_key)
+                if draft.claim is not None:
+                    draft.claim(order)
+        if session.new:
+            session.flush()
+        _link_earlier_alerts({draft.request_key: order.id for order, _, draft in accepted
+                              if draft.earlier_alerts})
+        # What was just written is what the answer shows: reading every order back after
+        # the commit (one SELECT each) would only tell what this transaction wrote.
+        session.expire_on_commit = False
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.expire_on_commit = expire_on_commit
+    orders = [order for order, _, _ in accepted]
+    if not enqueue_issues(orders):
+        for order in orders:
+            note(order.id, order.status, QUEUE_DOWN_NOTE)
         db.session.commit()
-    return order, assessment
+    return outcomes
 
 
 ISSUE_RETRY_INTERVALS = [10, 30, 90]
@@ -115,6 +245,27 @@ def enqueue_issue(order: Order) -> bool:
     return enqueue("issue_order", issue_job_id(order.id), str(order.id),
                    description=f"issue order {order.id}", job_timeout=120,
                    retry_intervals=ISSUE_RETRY_INTERVALS, on_failure="issue_order_failed")
+
+
+def _link_earlier_alerts(orders_by_key: dict[str, uuid.UUID]) -> None:
+    """``alerts.link_to_order`` for each request key that has unlinked alerts (one query
+    finds them, instead of an UPDATE per order)."""
+    if not orders_by_key:
+        return
+    waiting = set(db.session.scalars(select(CertificateAlert.request_key).distinct().where(
+        CertificateAlert.request_key.in_(sorted(orders_by_key)),
+        CertificateAlert.order_id.is_(None))))
+    for request_key in sorted(waiting):
+        alerts.link_to_order(request_key, orders_by_key[request_key])
+
+
+def enqueue_issues(orders: Sequence[Order]) -> bool:
+    """:func:`enqueue_issue` for orders made in the transaction just committed, in one
+    Redis round trip (their job ids are new, so nothing can be queued under them yet)."""
+    return enqueue_many("issue_order", [
+        (issue_job_id(order.id), (str(order.id),), f"issue order {order.id}")
+        for order in orders], job_timeout=120, retry_intervals=ISSUE_RETRY_INTERVALS,
+        on_failure="issue_order_failed")
 
 
 def get_order_for(order_id: str, user: User) -> Order:

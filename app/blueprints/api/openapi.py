@@ -11,12 +11,15 @@ from typing import Any
 
 from app.blueprints.api.schemas import (
     AUTH,
+    BATCH,
     BRIDGE_AUTH,
     CERTIFICATE,
     DEPLOYMENT_REPORT,
     DISCOVERY_IMPORT,
+    MAX_BATCH,
     RENEWAL,
     REVOKE,
+    batch_item_schema,
 )
 from app.domain.orders import OrderStatus
 
@@ -125,6 +128,34 @@ _SCHEMAS: dict[str, Any] = {
     },
     "CertificateRequest": CERTIFICATE.json_schema(),
     "RenewalRequest": RENEWAL.json_schema(),
+    "CertificateBatchRequest": BATCH.json_schema(),
+    "CertificateBatchItem": batch_item_schema(),
+    "CertificateBatchResult": {
+        "type": "object",
+        "description": "One result per request of the batch, in the same order.",
+        "properties": {
+            "results": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {
+                "type": "object",
+                "description": "What `POST /api/v1/courier/certificates` would have "
+                               "answered this request: its HTTP status and its body.",
+                "properties": {
+                    "status": {"type": "integer", "description": "202 accepted; else the "
+                               "single endpoint's error status (400, 422, …)."},
+                    "replayed": {"type": "boolean", "description": "The answer is an "
+                                 "idempotent replay (the header Idempotent-Replayed of a "
+                                 "single request)."},
+                    "body": {"oneOf": [_ref("Accepted"), _ref("Error")]},
+                },
+                "required": ["status", "replayed", "body"],
+                "additionalProperties": False}},
+            "accepted": {"type": "integer", "minimum": 0,
+                         "description": "How many results are 202."},
+            "refused": {"type": "integer", "minimum": 0,
+                        "description": "How many results are errors."},
+        },
+        "required": ["results", "accepted", "refused"],
+        "additionalProperties": False,
+    },
     "Accepted": {
         "type": "object",
         "properties": {
@@ -280,7 +311,8 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 
 _RESPONSE_COMPONENTS = {
     "BadRequest": _error("The body is not valid JSON, or a header is malformed "
-                         "(request.bad_request, idempotency.invalid_key)."),
+                         "(request.bad_request, idempotency.invalid_key, "
+                         "idempotency.batch_header)."),
     "Unauthorized": _error(
         "No, an invalid, expired or revoked bearer token (auth.missing_token, "
         "auth.invalid_token, auth.token_expired, auth.revoked), or bad credentials "
@@ -296,7 +328,8 @@ _RESPONSE_COMPONENTS = {
         "request.invalid_type, request.missing_field, request.not_with_csr), or the "
         "request breaks rules (request.rejected: every hard violation in details — names "
         "outside the courier's scope or not registered, CSR problems, policy). Nothing "
-        "is created. Also idempotency.key_reused."),
+        "is created. Also idempotency.key_reused; for a batch batch.empty, "
+        "batch.too_large and batch.duplicate_idempotency_key."),
     "Conflict": _error("The request conflicts with the object's state: the certificate is "
                        "already revoked, its revocation is already being sent to its CA, "
                        "or it has no CA to revoke it at (certificate.already_revoked, "
@@ -371,6 +404,33 @@ _PATHS: dict[str, Any] = {
                                      "description": "Present on a replayed answer."}}),
             **_use("BadRequest", "Unauthorized", "PayloadTooLarge", "UnsupportedMediaType",
                    "Unprocessable", "TooManyRequests", "InternalError", "Other")},
+    }},
+    "/api/v1/courier/certificates:batch": {"post": {
+        "operationId": "requestCertificates",
+        "summary": f"Request 1 to {MAX_BATCH} certificates in one call",
+        "description": "Each request is the body `POST /api/v1/courier/certificates` takes "
+                       "and is judged as if sent alone — the same shape checks, intake, "
+                       "policies and gate — with one result per request, in order: the "
+                       "single endpoint's 202 body or its error (same status and code). "
+                       "Accepted orders are written in one transaction and queued "
+                       "together; a refused request writes no order (a hard policy "
+                       "violation records its alert, as alone). Idempotency works per "
+                       "request (`idempotency_key` in the item, not the header, which is "
+                       "refused: 400 idempotency.batch_header). Each request counts "
+                       "against the courier's per-minute limit: a batch of n costs n "
+                       "(a batch larger than the remaining budget is 429 whole). The "
+                       "batch itself is refused whole, nothing written, when it is not "
+                       "an object with `requests` (422 request.invalid), holds no request "
+                       f"(422 batch.empty) or more than {MAX_BATCH} (422 batch.too_large), "
+                       "or uses one idempotency_key twice (422 "
+                       "batch.duplicate_idempotency_key).",
+        "security": _BEARER,
+        "requestBody": _json_body("CertificateBatchRequest"),
+        "responses": {"200": _ok("One result per request, in order.",
+                                 "CertificateBatchResult"),
+                      **_use("BadRequest", "Unauthorized", "PayloadTooLarge",
+                             "UnsupportedMediaType", "Unprocessable", "TooManyRequests",
+                             "InternalError", "Other")},
     }},
     "/api/v1/courier/orders/{order_id}": {"get": {
         "operationId": "getOrder",
@@ -498,7 +558,8 @@ def _document() -> dict[str, Any]:
                 "Couriers request certificates with a bearer token from "
                 "`POST /api/v1/courier/auth`. Every error is "
                 '`{"error": {"code", "message", "details": [...]}}`. Each courier may '
-                "make COURIER_RATE_LIMIT_PER_MINUTE requests per minute (default 120), and "
+                "make COURIER_RATE_LIMIT_PER_MINUTE requests per minute (default 120; each "
+                "request of a batch counts), and "
                 "each client address COURIER_AUTH_RATE_LIMIT_PER_MINUTE auth attempts "
                 "(default 30); over a limit the answer is 429 with Retry-After. A key the "
                 "platform makes for a courier is returned once, as a JWE, by GET "

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import url_for
 
 from app.blueprints.api.errors import detail
 from app.domain.policy import Violation
 from app.models import Certificate, Order
+from app.services.courier_api import BatchResult
 from app.services.discovery_import import ImportResult
+from app.services.errors import ServiceError
+from app.web.errors import _service_error_json as service_error_json
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -29,6 +32,28 @@ def accepted(order: Order, warnings: tuple[Violation, ...]) -> dict[str, Any]:
     if warnings:
         body["warnings"] = [detail(v) for v in warnings]
     return body
+
+
+def error_body(error: ServiceError) -> dict[str, Any]:
+    """The JSON body the app's one error handler answers ``error`` with."""
+    return service_error_json(error, {}).get_json()  # type: ignore[no-any-return]
+
+
+def batch(results: Sequence[BatchResult]) -> dict[str, Any]:
+    """One result per request, in order: the HTTP status and body the single endpoint
+    would have answered it with, and whether it was an idempotent replay."""
+    shown = []
+    for result in results:
+        if result.submission is not None:
+            shown.append({"status": 202, "replayed": result.submission.replayed,
+                          "body": accepted(result.submission.order,
+                                           result.submission.warnings)})
+        else:
+            error = cast(ServiceError, result.error)  # set when there is no submission
+            shown.append({"status": error.status, "replayed": False,
+                          "body": error_body(error)})
+    taken = sum(r["status"] == 202 for r in shown)
+    return {"results": shown, "accepted": taken, "refused": len(shown) - taken}
 
 
 def order(row: Order, key: tuple[str, str | None] | None = None) -> dict[str, Any]:

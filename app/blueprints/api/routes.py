@@ -4,19 +4,22 @@ Bearer tokens instead of sessions and CSRF tokens; every authenticated call coun
 the courier's per-minute limit, every auth attempt against its address's (rate_limits)."""
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from app.blueprints.api import errors, openapi, presenters
 from app.blueprints.api.schemas import (
     AUTH,
+    IDEMPOTENCY_KEY_RE,
+    MAX_BATCH,
     REVOKE,
+    check_batch_body,
     check_body,
     check_certificate_body,
     check_discovery_body,
@@ -26,13 +29,11 @@ from app.models import Courier
 from app.services import courier_api, courier_keys, couriers, revocation
 from app.services import discovery_import as discovery_import_service
 from app.services.couriers import CourierAuthFailed
-from app.web.rate_limits import courier_auth_limit, per_courier_limit
+from app.services.errors import ServiceError
+from app.web.rate_limits import courier_auth_limit, limiter, per_courier_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register(bp)
-
-IDEMPOTENCY_KEY_RE = re.compile(
-    rf"[\x21-\x7e]{{1,{courier_api.MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 
 
 @bp.after_request
@@ -65,9 +66,10 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def courier_required(view: Callable[..., Any]) -> Callable[..., Any]:
+def courier_required(view: Callable[..., Any], limit: Any = per_courier_limit
+                     ) -> Callable[..., Any]:
     """Authenticate the bearer token, then count the call against the courier's limit."""
-    limited = per_courier_limit(view)
+    limited = limit(view)
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -75,6 +77,39 @@ def courier_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return limited(*args, **kwargs)
 
     return wrapped
+
+
+def _batch_body() -> Any:
+    """The batch's parsed body, read once (the rate limit's cost needs it before the
+    view runs); the view gets the same 400/413/415 as any other."""
+    if "batch_body" not in g:
+        try:
+            g.batch_body = json_body()
+        except HTTPException as exc:
+            g.batch_body = exc
+    if isinstance(g.batch_body, HTTPException):
+        raise g.batch_body
+    return g.batch_body
+
+
+def _batch_cost() -> int:
+    """A batch counts as many calls as it holds requests; one that will be refused whole
+    (unreadable, empty, over MAX_BATCH) counts as one call."""
+    try:
+        body = _batch_body()
+    except HTTPException:
+        return 1
+    items = body.get("requests") if isinstance(body, dict) else None
+    return len(items) if isinstance(items, list) and 1 <= len(items) <= MAX_BATCH else 1
+
+
+#: The courier's one per-minute budget (same scope, key and setting), charged per request.
+per_batch_item_limit = dataclasses.replace(per_courier_limit, cost=_batch_cost,
+                                           limiter=limiter)
+
+
+def batch_courier_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    return courier_required(view, per_batch_item_limit)
 
 
 def _current() -> Courier:
@@ -106,6 +141,19 @@ def submit_certificate() -> Response:
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@bp.post("/courier/certificates:batch")
+@batch_courier_required
+def submit_certificates_batch() -> Response:
+    """1 to MAX_BATCH requests, each answered as the single endpoint would (200 with one
+    result per request, in order); a malformed batch is refused whole."""
+    if request.headers.get("Idempotency-Key") is not None:
+        raise ServiceError("A batch takes no Idempotency-Key header: give each request "
+                           "its own 'idempotency_key'.", code="idempotency.batch_header",
+                           field="Idempotency-Key")
+    items = check_batch_body(_batch_body())
+    return jsonify(presenters.batch(courier_api.submit_many(_current(), items)))
 
 
 @bp.post("/courier/certificates/<certificate_id>/renew")

@@ -6,12 +6,14 @@ Shape only: whether a name is allowed, a digest offered or a CSR acceptable is d
 the same services as in the wizard (``app.services.intake``)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.policy import Violation
-from app.services.errors import ValidationFailed
+from app.services import courier_api
+from app.services.errors import ServiceError, ValidationFailed
 
 _JSON_TYPES = {"string": str, "integer": int, "array": list, "object": dict,
                "boolean": bool}
@@ -207,6 +209,99 @@ def check_certificate_body(body: Any) -> dict[str, Any]:
                 message=f"'{k}' cannot be sent with a CSR: the CSR supplies the "
                         f"{'subject' if k == 'subject' else 'key'}.") for k in clashes])
     return checked
+
+
+# ---- batches of certificate requests ---------------------------------------------------------
+
+IDEMPOTENCY_KEY_RE = re.compile(
+    rf"[\x21-\x7e]{{1,{courier_api.MAX_IDEMPOTENCY_KEY_LENGTH}}}")
+IDEMPOTENCY_KEY_MESSAGE = ("The Idempotency-Key header must be 1 to "
+                           f"{courier_api.MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.")
+BATCH_KEY_FIELD = "idempotency_key"
+MAX_BATCH = courier_api.MAX_BATCH_REQUESTS
+
+
+class InvalidIdempotencyKey(ServiceError):
+    """400 ``idempotency.invalid_key``: the answer to a malformed Idempotency-Key."""
+
+    def __init__(self, message: str = IDEMPOTENCY_KEY_MESSAGE,
+                 field: str = "Idempotency-Key") -> None:
+        super().__init__(message, code="idempotency.invalid_key", field=field)
+
+
+BATCH_ITEM_KEY = Field(
+    "string", "This request's Idempotency-Key (what the header is to a single request, in "
+    "the same key space): a retry of the item with the same key and body answers with the "
+    "same order and `replayed: true`; the same key with another body is 422 "
+    "idempotency.key_reused. 1-255 visible ASCII characters, else 400 "
+    "idempotency.invalid_key. A key may appear once per batch.",
+    extra={"minLength": 1, "maxLength": courier_api.MAX_IDEMPOTENCY_KEY_LENGTH,
+           "pattern": "^[\\x21-\\x7e]+$"})
+
+BATCH = BodyShape(
+    name="CertificateBatchRequest",
+    description=f"1 to {MAX_BATCH} certificate requests, each the body "
+                "`POST /api/v1/courier/certificates` takes (plus an optional "
+                "`idempotency_key`). Each is judged as if sent alone.",
+    fields={"requests": Field(
+        "array", "The requests, answered one result each in the same order. An item "
+                 "whose own shape is wrong gets the single endpoint's error as its result; "
+                 "the others go on.",
+        extra={"items": {"$ref": "#/components/schemas/CertificateBatchItem"},
+               "minItems": 1, "maxItems": MAX_BATCH})},
+    required=("requests",))
+
+
+def batch_item_schema() -> dict[str, Any]:
+    """A batch item's JSON Schema: the single request's, plus ``idempotency_key``."""
+    schema = CERTIFICATE.json_schema()
+    schema["properties"][BATCH_KEY_FIELD] = BATCH_ITEM_KEY.json_schema()
+    schema["description"] = ("One request of a batch: a CertificateRequest, optionally "
+                             "with its own idempotency key.")
+    return schema
+
+
+def check_batch_body(body: Any) -> list[courier_api.BatchItem]:
+    """The batch's own shape (an object with ``requests``: an array of 1 to
+    MAX_BATCH, no key twice) — else ShapeInvalid or ValidationFailed ``batch.empty`` /
+    ``batch.too_large`` / ``batch.duplicate_idempotency_key`` for the whole batch — and
+    each item checked as the single endpoint checks its body and header: a refused item
+    carries its error."""
+    requests = check_body(body, BATCH)["requests"]
+    if not requests:
+        raise ValidationFailed("The batch holds no request; send 1 to "
+                               f"{MAX_BATCH}.", code="batch.empty", field="requests")
+    if len(requests) > MAX_BATCH:
+        raise ValidationFailed(f"The batch holds {len(requests)} requests; at most "
+                               f"{MAX_BATCH} are accepted per call.",
+                               code="batch.too_large", field="requests")
+    items = [_batch_item(item) for item in requests]
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.idempotency_key is None:
+            continue
+        if item.idempotency_key in seen:
+            raise ValidationFailed(
+                f"Requests {seen[item.idempotency_key]} and {index} (counted from 0) share "
+                "one idempotency_key; a key may appear once per batch.",
+                code="batch.duplicate_idempotency_key", field="requests")
+        seen[item.idempotency_key] = index
+    return items
+
+
+def _batch_item(raw: Any) -> courier_api.BatchItem:
+    key = None
+    if isinstance(raw, dict) and BATCH_KEY_FIELD in raw:
+        raw = dict(raw)
+        key = raw.pop(BATCH_KEY_FIELD)
+        if not isinstance(key, str) or not IDEMPOTENCY_KEY_RE.fullmatch(key):
+            return courier_api.BatchItem(refused=InvalidIdempotencyKey(
+                f"'{BATCH_KEY_FIELD}' must be 1 to {courier_api.MAX_IDEMPOTENCY_KEY_LENGTH} "
+                "visible ASCII characters.", field=BATCH_KEY_FIELD))
+    try:
+        return courier_api.BatchItem(body=check_certificate_body(raw), idempotency_key=key)
+    except ServiceError as error:
+        return courier_api.BatchItem(refused=error, idempotency_key=key)
 
 
 DISCOVERY_IMPORT = BodyShape(
