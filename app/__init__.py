@@ -105,9 +105,10 @@ def _install_status_fast_path(app: Flask) -> None:
     (``web/status_fast_path.py``), after one query instead of a Flask request."""
     if not app.config["STATUS_FAST_PATH"] or not app.secret_key:
         return
+    from app.services.status_fragments import PollReader
     from app.web.status_fast_path import StatusFastPath
 
-    app.wsgi_app = StatusFastPath(app.wsgi_app, app, _poll_engine(app))  # type: ignore[method-assign]
+    app.wsgi_app = StatusFastPath(app.wsgi_app, app, PollReader(_poll_engine(app)))  # type: ignore[method-assign]
 
 
 def _poll_engine(app: Flask) -> Engine:

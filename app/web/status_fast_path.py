@@ -26,7 +26,6 @@ from typing import Any
 
 from flask import Flask
 from itsdangerous import BadSignature
-from sqlalchemy import Engine
 from werkzeug.http import parse_cookie
 
 from app.models.base import utcnow
@@ -42,9 +41,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class StatusFastPath:
-    def __init__(self, wsgi_app: WsgiApp, app: Flask, engine: Engine) -> None:
+    def __init__(self, wsgi_app: WsgiApp, app: Flask,
+                 polls: status_fragments.PollReader) -> None:
         self.wsgi_app = wsgi_app
-        self.polls = status_fragments.PollReader(engine)
+        self.polls = polls
         self.redis_url: str = app.config["REDIS_URL"]
         self.copies = status_fragments.LocalCopies(self.redis_url)
         self.cookie_name: str = app.config["SESSION_COOKIE_NAME"]

@@ -42,7 +42,7 @@ class Inner:
 def _layer(app, **overrides: Any) -> tuple[StatusFastPath, Inner]:
     inner = Inner()
     with app.app_context():
-        layer = StatusFastPath(inner, app, db.engine)
+        layer = StatusFastPath(inner, app, status_fragments.PollReader(db.engine))
     for name, value in overrides.items():
         setattr(layer, name, value)
     return layer, inner
