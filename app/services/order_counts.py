@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from redis.exceptions import RedisError
 
 from app.jobs.queue import redis_connection
@@ -20,6 +20,7 @@ from app.jobs.queue import redis_connection
 PREFIX = "order-counts:v1:"
 STALE_FACTOR = 12        # the previous counts stay servable this many intervals
 LOCK_SECONDS = 30        # a recount that dies lets the next request try again after this
+MEMO = "platform.order_counts"  # the request's counts so far (WSGI environ key)
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -29,11 +30,21 @@ def cache_key(parts: dict[str, Any]) -> str:
 
 def counts_for(parts: dict[str, Any], count: Callable[[], dict[str, int]]) -> dict[str, int]:
     """``count()`` — or its recent result for the same ``parts`` (viewer scope and filters)
-    when the set is large."""
+    when the set is large. Once per request: a search asks before its page (to choose how
+    to read it) and again for the cards."""
+    key = cache_key(parts)
+    if not has_request_context():
+        return _counts(key, count)
+    memo = request.environ.setdefault(MEMO, {})
+    if key not in memo:
+        memo[key] = _counts(key, count)
+    return memo[key]
+
+
+def _counts(key: str, count: Callable[[], dict[str, int]]) -> dict[str, int]:
     seconds = int(current_app.config.get("ORDER_COUNTS_CACHE_SECONDS", 5))
     if seconds <= 0:
         return count()
-    key = cache_key(parts)
     try:
         redis = redis_connection()
         fresh, stale = redis.mget(key, key + ":stale")
