@@ -56,6 +56,19 @@ def expires_at(row: UserSession, bounds: Limits | None = None) -> datetime:
     return min(row.last_seen_at + bounds.idle, row.created_at + bounds.maximum)
 
 
+def end_reason(created_at: datetime, last_seen_at: datetime, now: datetime,
+               bounds: Limits) -> str | None:
+    """Why a session not yet ended is over at ``now`` (EXPIRED, IDLE), or None if live."""
+    if now >= created_at + bounds.maximum:
+        return EXPIRED
+    return IDLE if now >= last_seen_at + bounds.idle else None
+
+
+def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
+    """Whether a request now should write the session's ``last_seen_at``."""
+    return now - last_seen_at >= TOUCH_INTERVAL
+
+
 def start(user: User, ip: str | None, user_agent: str | None) -> str:
     """Record a new session for ``user`` and return its token (for the cookie only).
     The user's rows that ended a week ago or more are removed on the way."""
@@ -75,16 +88,15 @@ def resolve(token: str) -> tuple[User, UserSession] | None:
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
     if row is None or row.ended_at is not None:
         return None
-    now, bounds = utcnow(), limits()
-    reason = EXPIRED if now >= row.created_at + bounds.maximum else \
-        IDLE if now >= row.last_seen_at + bounds.idle else None
+    now = utcnow()
+    reason = end_reason(row.created_at, row.last_seen_at, now, limits())
     if reason:
         end(row, reason)
         return None
     user = db.session.get(User, row.user_id)
     if user is None:
         return None
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
+    if needs_touch(row.last_seen_at, now):
         row.last_seen_at = now
         db.session.commit()
     return user, row

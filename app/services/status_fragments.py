@@ -44,7 +44,8 @@ from app.domain.orders import is_terminal
 from app.extensions import db
 from app.jobs.queue import pooled_redis
 from app.models.base import UTCDateTime
-from app.services.sessions import TOUCH_INTERVAL, Limits
+from app.services import sessions
+from app.services.sessions import Limits
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,8 @@ class PollReader:
         session_id, enabled, must_change = row[0], row[4], row[5]
         created, last_seen, ended = (self.timestamp(v) for v in row[1:4])
         usable = (ended is None and bool(enabled) and not must_change
-                  and now < created + limits.maximum and now < last_seen + limits.idle
-                  and now - last_seen < TOUCH_INTERVAL)
+                  and sessions.end_reason(created, last_seen, now, limits) is None
+                  and not sessions.needs_touch(last_seen, now))
         return Poll(session_id=session_id, session_usable=usable,
                     fingerprint=_fingerprint(row[6:]))
 

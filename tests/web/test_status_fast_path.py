@@ -67,6 +67,16 @@ def _poll(client, order_id: str):
     return client.get(f"/orders/{order_id}/status", headers=HTMX)
 
 
+def _answered_by_fast_path(app, client, setup) -> tuple[str, StatusFastPath]:
+    """u1's open order, polled once through the route, and a layer that now answers it."""
+    order_id = _submit(app, "u1@example.com", issuer=setup)
+    login(client, "u1@example.com")
+    layer, _ = _layer(app)
+    _poll(client, order_id)
+    assert _ask(layer, client, order_id)[0] == "200 OK"
+    return order_id, layer
+
+
 def test_a_repeat_poll_is_answered_by_the_fast_path_with_the_routes_bytes(app, client, setup):
     order_id = _submit(app, "u1@example.com", issuer=setup)
     login(client, "u1@example.com")
@@ -134,11 +144,7 @@ def test_another_session_never_gets_a_kept_fragment(app, client, setup):
 
 
 def test_an_ended_or_unusable_session_goes_to_the_route(app, client, setup):
-    order_id = _submit(app, "u1@example.com", issuer=setup)
-    login(client, "u1@example.com")
-    layer, _ = _layer(app)
-    _poll(client, order_id)
-    assert _ask(layer, client, order_id)[0] == "200 OK"
+    order_id, layer = _answered_by_fast_path(app, client, setup)
     with app.app_context():  # due for its once-a-minute touch: the route must see it
         db.session.execute(update(UserSession).values(
             last_seen_at=utcnow() - timedelta(seconds=61)))
@@ -164,11 +170,7 @@ def test_an_ended_or_unusable_session_goes_to_the_route(app, client, setup):
 
 
 def test_what_the_layer_does_not_recognise_goes_to_the_route(app, client, setup):
-    order_id = _submit(app, "u1@example.com", issuer=setup)
-    login(client, "u1@example.com")
-    layer, _ = _layer(app)
-    _poll(client, order_id)
-    assert _ask(layer, client, order_id)[0] == "200 OK"
+    order_id, layer = _answered_by_fast_path(app, client, setup)
     assert _ask(layer, client, order_id, headers={"HX-Request": "false"})[0].startswith("599")
     assert _ask(layer, client, order_id,
                 headers={"HX-History-Restore-Request": "true"})[0].startswith("599")
@@ -204,11 +206,7 @@ def test_a_kept_fragment_is_tagged_and_expires(app, client, setup):
 
 
 def test_an_expired_copy_is_not_served_even_by_the_process_that_holds_it(app, client, setup):
-    order_id = _submit(app, "u1@example.com", issuer=setup)
-    login(client, "u1@example.com")
-    layer, _ = _layer(app)
-    _poll(client, order_id)
-    assert _ask(layer, client, order_id)[0] == "200 OK"
+    order_id, layer = _answered_by_fast_path(app, client, setup)
     with app.app_context():
         session_id = db.session.scalar(select(UserSession.id))
     slot = (uuid.UUID(order_id), session_id)
