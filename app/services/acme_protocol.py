@@ -7,14 +7,17 @@ account's domain bindings (created ``valid``); finalize turns the CSR into a
 courier API do; the worker issues it. Every refusal is a ``Problem``."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import josepy as jose
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from app.domain.acme import Problem, binding_problem
 from app.domain.errors import InvalidName
@@ -33,13 +36,13 @@ from app.services.acme_admin import (
 from app.services.acme_jws import b64url_decode, thumbprint, verify_eab
 from app.services.intake import (
     assess,
+    batch_preloaded,
     parse_csr_input,
     prefer_enforced_subject,
     request_from_csr,
     request_from_values,
 )
 from app.services.issuers import local_pki_id
-from app.services.lookup import by_uuid
 from app.services.orders import PolicyRejected, submit_order
 
 PATHWAY = "acme_client"
@@ -56,8 +59,27 @@ def violation_json(v: Violation) -> dict[str, Any]:
 
 # ---- servers and accounts --------------------------------------------------------------------
 
+# Every signed request loads its server and account, and most an order: the models'
+# default eager loads (the server's issuing CA, the account's server, bindings and
+# domains, the order's account) are for the admin pages. Here the server is loaded first
+# and the rest come from the identity map or are loaded only by the use cases that read
+# them (newOrder and finalize read the bindings).
+_SERVER_ONLY = (lazyload(AcmeServer.issuer),)
+_ACCOUNT_ONLY = (lazyload(AcmeAccount.server), lazyload(AcmeAccount.bindings))
+_ORDER_ONLY = (lazyload(AcmeOrder.account),)
+
+
+def _get(model: type, raw_id: object, options: tuple[Any, ...]) -> Any:
+    """As ``lookup.by_uuid``, with loader options."""
+    try:
+        key = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(str(raw_id))
+    except ValueError:
+        return None
+    return db.session.get(model, key, options=options)
+
+
 def usable_server(server_id: str) -> AcmeServer:
-    server = by_uuid(AcmeServer, server_id)
+    server = _get(AcmeServer, server_id, _SERVER_ONLY)
     if server is None or not server.enabled:
         raise Problem("malformed", "There is no such ACME server (or it is disabled).",
                       status=404)
@@ -66,7 +88,8 @@ def usable_server(server_id: str) -> AcmeServer:
 
 def account_by_kid(server: AcmeServer, kid: str, base: str) -> AcmeAccount:
     prefix = f"{base}/acme/{server.id}/acct/"
-    account = by_uuid(AcmeAccount, kid[len(prefix):]) if kid.startswith(prefix) else None
+    account = _get(AcmeAccount, kid[len(prefix):], _ACCOUNT_ONLY) \
+        if kid.startswith(prefix) else None
     if account is None or account.server_id != server.id or account.jwk is None:
         raise Problem("accountDoesNotExist", "No account has this URL on this server.")
     if not account.enabled:
@@ -78,7 +101,14 @@ def account_by_kid(server: AcmeServer, kid: str, base: str) -> AcmeAccount:
 
 
 def account_key(account: AcmeAccount) -> jose.JWK:
-    return jose.JWK.from_json(account.jwk)
+    return _parsed_jwk(json.dumps(account.jwk, sort_keys=True))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_jwk(canonical: str) -> jose.JWK:
+    """The account key, parsed once per process (a JWK is immutable; keyed by its JSON, so
+    a changed key is a different entry and nothing stale can be returned)."""
+    return jose.JWK.from_json(json.loads(canonical))
 
 
 def new_account(server: AcmeServer, payload: dict[str, Any] | None, jwk: jose.JWK,
@@ -367,14 +397,16 @@ def certificate_by_serial(serial: int) -> Certificate | None:
 
 
 def order_of(account: AcmeAccount, order_id: str) -> AcmeOrder:
-    order = by_uuid(AcmeOrder, order_id)
+    order = _get(AcmeOrder, order_id, _ORDER_ONLY)
     if order is None or order.account_id != account.id:
         raise Problem("malformed", "No such order for this account.", status=404)
     return order
 
 
 def authorization_of(account: AcmeAccount, authz_id: str) -> AcmeAuthorization:
-    authz = by_uuid(AcmeAuthorization, authz_id)
+    authz = _get(AcmeAuthorization, authz_id, (
+        joinedload(AcmeAuthorization.order).options(*_ORDER_ONLY,
+                                                    lazyload(AcmeOrder.authorizations)),))
     if authz is None or authz.order.account_id != account.id:
         raise Problem("malformed", "No such authorization for this account.", status=404)
     return authz
@@ -382,18 +414,27 @@ def authorization_of(account: AcmeAccount, authz_id: str) -> AcmeAuthorization:
 
 def order_status(order: AcmeOrder) -> str:
     """The RFC status, read from the platform order once there is one."""
+    return order_state(order)[0]
+
+
+def order_state(order: AcmeOrder) -> tuple[str, uuid.UUID | None]:
+    """The RFC status and, once ``valid``, the certificate's id: one statement (the
+    platform order's status and its certificate) instead of loading the whole order."""
     if order.order_id is None:
         if order.status == "ready" and order.expires_at < utcnow():
-            return "invalid"
-        return order.status
-    platform = db.session.get(Order, order.order_id)
-    if platform is None:
-        return "invalid"
-    if platform.status == "complete":
-        return "valid"
-    if platform.status == "failed":
-        return "invalid"
-    return "processing"
+            return "invalid", None
+        return order.status, None
+    row = db.session.execute(
+        select(Order.status, Certificate.id)
+        .outerjoin(Certificate, Certificate.order_id == Order.id)
+        .where(Order.id == order.order_id).limit(1)).first()
+    if row is None:
+        return "invalid", None
+    if row.status == "complete":
+        return "valid", row.id
+    if row.status == "failed":
+        return "invalid", None
+    return "processing", None
 
 
 def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | None
@@ -440,6 +481,17 @@ def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | N
         request = request.replace(common_name=names[0],
                                   dns_names=tuple(n for n in request.dns_names
                                                   if n != names[0]))
+    # The policy index and the names' domain rows are read once for the three policy
+    # reads of a finalize (enforced subject, this check, submit_order's gate).
+    with batch_preloaded([request]):
+        _submit(account, order, request, problems, names, parsed.pem)
+    return order
+
+
+def _submit(account: AcmeAccount, order: AcmeOrder, request: CertificateRequest,
+            problems: list[Violation], names: list[str], csr_pem: str) -> None:
+    """finalize's end: the request judged (with the account's bindings) and stored as the
+    platform order this ACME order now follows."""
     request = prefer_enforced_subject(request)
     requester = requester_for_acme_account(account)
     first = assess(request, requester, [*problems, *_binding_violations(account, names)])
@@ -463,10 +515,9 @@ def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | N
 
     try:
         submit_order(complete, requester, pathway=PATHWAY, request_key=f"acme:{order.id}",
-                     before_commit=link, csr_pem=parsed.pem)
+                     before_commit=link, csr_pem=csr_pem)
     except PolicyRejected as exc:
         raise _refusal(exc.violations, names, at_finalize=True) from exc
-    return order
 
 
 def _algorithm(family: str, bits: int) -> str:
@@ -482,9 +533,16 @@ def _same_key(der: bytes, account: AcmeAccount) -> bool:
 
 
 def certificate_of(account: AcmeAccount, certificate_id: str) -> Certificate:
-    certificate = by_uuid(Certificate, certificate_id)
-    order = certificate.order if certificate else None
-    if certificate is None or order is None or order.requested_by_acme_account_id != account.id:
+    """A certificate whose platform order this account requested (one statement: the
+    ownership is checked in the query, the order itself is not loaded)."""
+    try:
+        key = uuid.UUID(str(certificate_id))
+    except ValueError:
+        key = None
+    certificate = None if key is None else db.session.scalar(
+        select(Certificate).join(Order, Order.id == Certificate.order_id)
+        .where(Certificate.id == key, Order.requested_by_acme_account_id == account.id))
+    if certificate is None:
         raise Problem("malformed", "No such certificate for this account.", status=404)
     return certificate
 

@@ -163,8 +163,7 @@ def key_change(server_id: str) -> Response:
 # ---- orders -------------------------------------------------------------------------------
 
 def _order_response(order: Any, urls: Urls, status: int = 200) -> Response:
-    state = protocol.order_status(order)
-    certificate = protocol.certificate_id_of(order) if state == "valid" else None
+    state, certificate = protocol.order_state(order)
     response = _json(order_json(order, state, urls, certificate), status,
                      location=urls("order", order.id))
     if state == "processing":
@@ -175,8 +174,9 @@ def _order_response(order: Any, urls: Urls, status: int = 200) -> Response:
 @bp.post("/new-order")
 def new_order(server_id: str) -> Response:
     server, verified, acct = _signed(server_id)
+    urls = _urls(server.id)  # before the commit expires the server row
     order = protocol.new_order(acct, verified.payload)
-    return _order_response(order, _urls(server.id), 201)
+    return _order_response(order, urls, 201)
 
 
 @bp.post("/order/<order_id>")
@@ -189,9 +189,10 @@ def order(server_id: str, order_id: str) -> Response:
 @bp.post("/order/<order_id>/finalize")
 def finalize(server_id: str, order_id: str) -> Response:
     server, verified, acct = _signed(server_id)
+    urls = _urls(server.id)  # before the commit expires the server row
     found = protocol.order_of(acct, order_id)
     protocol.finalize(acct, found, verified.payload)
-    return _order_response(found, _urls(server.id))
+    return _order_response(found, urls)
 
 
 @bp.post("/authz/<authz_id>")
