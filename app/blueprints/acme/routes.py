@@ -19,6 +19,7 @@ from app.domain.acme import Problem
 from app.services import acme_protocol as protocol
 from app.services.acme_admin import public_base_url
 from app.services.acme_jws import Verified, new_nonce, verify
+from app.services.acme_polling import retry_after_seconds
 
 bp = Blueprint("acme", __name__, url_prefix="/acme/<server_id>")
 JOSE = "application/jose+json"
@@ -167,7 +168,7 @@ def _order_response(order: Any, urls: Urls, status: int = 200) -> Response:
     response = _json(order_json(order, state, urls, certificate), status,
                      location=urls("order", order.id))
     if state == "processing":
-        response.headers["Retry-After"] = "1"
+        response.headers["Retry-After"] = str(retry_after_seconds())
     return response
 
 
