@@ -16,7 +16,7 @@ from typing import Any
 import josepy as jose
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from app.domain.acme import Problem, binding_problem
@@ -363,7 +363,17 @@ def new_order(account: AcmeAccount, payload: dict[str, Any] | None) -> AcmeOrder
         for i, n in enumerate(names)]
     db.session.add(order)
     db.session.commit()
-    return order
+    return _reloaded(order)
+
+
+def _reloaded(order: AcmeOrder) -> AcmeOrder:
+    """The order just committed (so expired), read again without its account: its next
+    attribute read would reload it with the models' eager loads (the account, its server
+    and issuing CA, the bindings), which the answer does not show."""
+    order_id = inspect(order).identity[0]
+    reloaded = db.session.get(AcmeOrder, order_id, options=_ORDER_ONLY,
+                              populate_existing=True)
+    return reloaded if reloaded is not None else order
 
 
 def _replaced_certificate(account: AcmeAccount, raw: Any) -> Certificate | None:
@@ -485,7 +495,7 @@ def finalize(account: AcmeAccount, order: AcmeOrder, payload: dict[str, Any] | N
     # reads of a finalize (enforced subject, this check, submit_order's gate).
     with batch_preloaded([request]):
         _submit(account, order, request, problems, names, parsed.pem)
-    return order
+    return _reloaded(order)
 
 
 def _submit(account: AcmeAccount, order: AcmeOrder, request: CertificateRequest,
