@@ -9,6 +9,7 @@ from app import create_app
 from app.config import ConfigurationError
 from app.jobs.scheduler_thread import SchedulerThread
 from app.jobs.worker import build_worker
+from app.pki import lint
 from app.services.keyring import load_keyring
 from app.services.pki_urls import check_setting
 from app.services.worker_keys import ensure_worker_key
@@ -27,6 +28,8 @@ if __name__ == "__main__":
         load_keyring()
         # The key pair the web seals secrets to (provider credentials) is the worker's.
         ensure_worker_key()
+    # pkilint's validators are built once per process (~2 s): before the first job.
+    lint.warm_up()
     # The first tick runs the sweep of this period unless another worker did: it also
     # picks up work recorded while Redis was unreachable.
     SchedulerThread(app).start()

@@ -16,7 +16,9 @@ worker generates each key — and waits until every one is ``complete``.
 - ``ratio``: ``orders_per_s_2_workers / raw_per_s`` (how much of one core's raw crypto
   rate the whole platform delivers with two workers).
 
-Goal (the orders issue): ≥ 300 orders/s with 2 workers on a 2-core machine. Ends with one
+Goals (the scale issue): ≥ 1,000 orders/s with 2 workers on a 2-core machine with lint
+``sample:N`` (``--lint sample:100``), ≥ 300/s with lint ``every``; ``--batch 100`` submits
+as the batch endpoint does. Ends with one
 JSON line of the figures.
 
     .venv/bin/python bench/issuance.py [--database-url URL] [--redis-url URL] [--orders N]
@@ -42,7 +44,8 @@ from common import ROOT, cpu_count, loadavg
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_issuance"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN = "bench-admin@example.com"
-GOAL = 300.0
+GOAL_EVERY = 300.0     # the scale issue: lint on every certificate
+GOAL_SAMPLE = 1000.0   # ... and with LINT_BEFORE_SIGNING=sample:N
 VALUES = {"sans": [], "algorithm": "ec-256", "digest": "sha256", "validity_days": "90",
           "key_usage": ["digitalSignature"], "extended_key_usage": ["serverAuth"]}
 
@@ -110,12 +113,13 @@ def set_up_pki(app) -> str:
     return inter_id
 
 
-def start_workers(config: dict[str, str], count: int, log_dir: Path) -> list[subprocess.Popen]:
+def start_workers(config: dict[str, str], count: int, log_dir: Path,
+                  lint: str = "every") -> list[subprocess.Popen]:
     from redis import Redis
     from rq import Worker
 
     env = {**os.environ, "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-           "SWEEP_INTERVAL_SECONDS": "3600",
+           "SWEEP_INTERVAL_SECONDS": "3600", "LINT_BEFORE_SIGNING": lint,
            **{k: config[k] for k in ("REDIS_URL", "RQ_QUEUE", "SECRET_KEY",
                                      "KEY_ENCRYPTION_KEYS", "INSTANCE_PATH")}}
     procs = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
@@ -148,13 +152,17 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def submit_and_wait(app, issuer: str, orders: int, tag: str) -> dict[str, float]:
+def submit_and_wait(app, issuer: str, orders: int, tag: str, batch: int = 0
+                    ) -> dict[str, float]:
+    """``batch`` 0: one ``submit_order`` per order (the wizard's path, one issuance job
+    each); N: ``submit_orders`` with N requests a call (the courier batch endpoint's
+    path, one batch issuance job per call)."""
     from sqlalchemy import func, select
 
     from app.extensions import db
     from app.models import Order, User
     from app.services.intake import request_from_values
-    from app.services.orders import submit_order
+    from app.services.orders import OrderDraft, submit_order, submit_orders
     from app.services.requesters import requester_for_user
 
     started = time.perf_counter()
@@ -162,14 +170,24 @@ def submit_and_wait(app, issuer: str, orders: int, tag: str) -> dict[str, float]
         requester = requester_for_user(db.session.scalar(select(User).where(
             User.email == ADMIN)))
         ids = []
+        drafts = []
         for i in range(orders):
             request, problems = request_from_values(
                 {**VALUES, "common_name": f"{tag}-{i}.example.com", "issuer_id": issuer})
             if problems:
                 raise RuntimeError(problems)
-            order, _ = submit_order(request, requester, pathway="wizard",
-                                    request_key=f"bench:{tag}:{i}")
-            ids.append(order.id)
+            if not batch:
+                order, _ = submit_order(request, requester, pathway="wizard",
+                                        request_key=f"bench:{tag}:{i}")
+                ids.append(order.id)
+                continue
+            drafts.append(OrderDraft(request, f"bench:{tag}:{i}", earlier_alerts=False))
+            if len(drafts) == batch or i == orders - 1:
+                for outcome in submit_orders(drafts, requester, pathway="courier"):
+                    if not isinstance(outcome, tuple):
+                        raise RuntimeError(outcome)
+                    ids.append(outcome[0].id)
+                drafts = []
         submitted = time.perf_counter()
         deadline = time.monotonic() + 600
         while True:
@@ -227,7 +245,8 @@ def raw_rate(app, issuer: str, seconds: float = 5.0) -> float:
     return count / (time.perf_counter() - started)
 
 
-def run(url: str, redis_url: str, orders: int) -> dict[str, Any]:
+def run(url: str, redis_url: str, orders: int, batch: int = 0, lint: str = "every"
+        ) -> dict[str, Any]:
     ensure_database(url)
     instance = Path(tempfile.mkdtemp(prefix="bench-issuance-"))
     config = settings(url, redis_url, instance)
@@ -237,9 +256,9 @@ def run(url: str, redis_url: str, orders: int) -> dict[str, Any]:
     print(f"{'workers':>7} {'orders':>6} {'end to end /s':>14} {'submit s':>9} "
           f"{'issue-only /s':>14}")
     for workers in (1, 2):
-        procs = start_workers(config, workers, instance)
+        procs = start_workers(config, workers, instance, lint)
         try:
-            result = submit_and_wait(app, issuer, orders, f"w{workers}")
+            result = submit_and_wait(app, issuer, orders, f"w{workers}", batch)
         finally:
             stop_workers(procs)
         per_s = orders / result["end_to_end_s"]
@@ -254,10 +273,12 @@ def run(url: str, redis_url: str, orders: int) -> dict[str, Any]:
     figures["ratio"] = round(figures["orders_per_s_2_workers"] / figures["raw_per_s"], 3)
     print(f"raw (cryptography alone, one process): {figures['raw_per_s']:.1f} /s; "
           f"ratio {figures['ratio']:.3f}")
-    met = figures["orders_per_s_2_workers"] >= GOAL
+    goal = GOAL_EVERY if lint == "every" else GOAL_SAMPLE
+    met = figures["orders_per_s_2_workers"] >= goal
     print(f"GOAL {'MET' if met else 'MISSED'}: {figures['orders_per_s_2_workers']:.1f} "
-          f"orders/s with 2 workers (goal ≥ {GOAL:.0f})")
-    figures.update(orders=orders, database="postgresql", cores=cpu_count(),
+          f"orders/s with 2 workers (goal ≥ {goal:.0f} with lint {lint})")
+    figures.update(orders=orders, batch=batch, lint=lint, database="postgresql",
+                   cores=cpu_count(),
                    loadavg_1m=loadavg())
     return figures
 
@@ -268,8 +289,15 @@ def main() -> None:
                         help="a PostgreSQL database of its own (created if missing; emptied)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=0,
+                        help="submit N requests a call (submit_orders, the batch "
+                             "endpoint's path; Local PKI orders then issue in batch jobs); "
+                             "0: one submit_order per order")
+    parser.add_argument("--lint", default="every",
+                        help="the workers' LINT_BEFORE_SIGNING: every or sample:N")
     args = parser.parse_args()
-    print(json.dumps(run(args.database_url, args.redis_url, args.orders)))
+    print(json.dumps(run(args.database_url, args.redis_url, args.orders, args.batch,
+                         args.lint)))
 
 
 if __name__ == "__main__":

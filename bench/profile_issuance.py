@@ -3,7 +3,7 @@
 draining the queue in this process, and prints the functions with the most time of
 their own and the most time below them. For ``docs/performance.md``.
 
-    .venv/bin/python bench/profile_issuance.py [--orders 300] [--lint every|sample:100]
+    .venv/bin/python bench/profile_issuance.py [--orders 300] [--lint every|sample:100] [--batch N]
 """
 from __future__ import annotations
 
@@ -23,24 +23,32 @@ from issuance import ADMIN, VALUES, build_app, ensure_database, set_up_pki, sett
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_profile"
 
 
-def submit(app, issuer: str, orders: int) -> None:
+def submit(app, issuer: str, orders: int, batch: int = 0) -> None:
+    """``batch`` N: ``submit_orders`` with N requests a call (batch issuance jobs)."""
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import User
     from app.services.intake import request_from_values
-    from app.services.orders import submit_order
+    from app.services.orders import OrderDraft, submit_order, submit_orders
     from app.services.requesters import requester_for_user
 
     with app.app_context():
         requester = requester_for_user(db.session.scalar(select(User).where(
             User.email == ADMIN)))
+        drafts: list = []
         for i in range(orders):
             request, problems = request_from_values(
                 {**VALUES, "common_name": f"p-{i}.example.com", "issuer_id": issuer})
             if problems:
                 raise RuntimeError(problems)
-            submit_order(request, requester, pathway="wizard", request_key=f"profile:{i}")
+            if not batch:
+                submit_order(request, requester, pathway="wizard", request_key=f"profile:{i}")
+                continue
+            drafts.append(OrderDraft(request, f"profile:{i}", earlier_alerts=False))
+            if len(drafts) == batch or i == orders - 1:
+                submit_orders(drafts, requester, pathway="courier")
+                drafts = []
 
 
 def report(profile: cProfile.Profile, title: str, orders: int, seconds: float) -> None:
@@ -59,6 +67,9 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--lint", default="every")
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--callees", default="",
+                        help="also print what functions matching this pattern call")
     args = parser.parse_args()
     ensure_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
@@ -71,11 +82,14 @@ def main() -> None:
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
-        submit(app, issuer, args.orders)
+        submit(app, issuer, args.orders, args.batch)
         profile.disable()
         report(profile, "submission (service layer)", args.orders,
                time.perf_counter() - started)
 
+        from app.pki import lint
+
+        lint.warm_up()        # as worker.py does before its first job
         worker = build_worker(app, name=f"profile-{uuid.uuid4().hex[:6]}")
         profile = cProfile.Profile()
         started = time.perf_counter()
@@ -84,6 +98,8 @@ def main() -> None:
         profile.disable()
         report(profile, f"worker (lint {args.lint})", args.orders,
                time.perf_counter() - started)
+        if args.callees:
+            pstats.Stats(profile).sort_stats("cumulative").print_callees(args.callees)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ SERIALIZER = JSONSerializer
 #: Every job function the platform runs, by the short name services enqueue it under.
 JOBS: dict[str, str] = {
     "issue_order": "app.jobs.orders.issue_order",
+    "issue_orders": "app.jobs.orders.issue_orders",
     "check_order": "app.jobs.orders.check_order",
     "test_provider": "app.jobs.providers.test_provider_connection",
     "generate_ca": "app.jobs.pki.generate_ca",

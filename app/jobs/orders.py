@@ -5,12 +5,17 @@ from typing import Any
 
 from rq.job import Job
 
-from app.services import order_processing
+from app.services import batch_issuance, order_processing
 
 
 def issue_order(order_id: str) -> str:
     """Send a pending order to its provider (see ``order_processing.process_order``)."""
     return order_processing.process_order(order_id)
+
+
+def issue_orders(*order_ids: str) -> dict[str, int]:
+    """Issue a batch of Local PKI orders (see ``batch_issuance.process_orders``)."""
+    return batch_issuance.process_orders(order_ids)
 
 
 def check_order(order_id: str, checks: int) -> str:

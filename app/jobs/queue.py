@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from flask import current_app
 from redis import Redis
@@ -59,7 +59,8 @@ def get_queue() -> Queue:
 
 def enqueue_many(name: str, jobs: Sequence[tuple[str, tuple[str | int, ...], str]], *,
                  job_timeout: int = 600, retry_intervals: list[int] | None = None,
-                 on_failure: str | None = None) -> bool:
+                 on_failure: str | None = None,
+                 aliases: Mapping[str, str] | None = None) -> bool:
     """Queue many jobs of ``name`` (a key of ``JOBS``; another name raises ``JobRefused``
     before anything reaches Redis), each ``(job_id, args, description)``, with RQ's
     ``Queue.enqueue_many`` over one Redis pipeline: one round trip instead of one per job.
@@ -68,7 +69,11 @@ def enqueue_many(name: str, jobs: Sequence[tuple[str, tuple[str | int, ...], str
     failures kept a day, the retries and the failure callback) except uniqueness, which
     RQ's batch call does not check: use it for ids nobody can have queued yet, such as
     jobs of rows made in the transaction just committed. Returns False when Redis cannot
-    be reached (the rows stay as they are; the sweeper picks them up later)."""
+    be reached (the rows stay as they are; the sweeper picks them up later).
+
+    ``aliases``: other job ids that stand for one of these jobs (an order's issuance job
+    id → the batch job that issues it), kept for a day in the same round trip and read by
+    :func:`job_alias`."""
     if not jobs:
         return True
     path = job_path(name)
@@ -83,12 +88,30 @@ def enqueue_many(name: str, jobs: Sequence[tuple[str, tuple[str | int, ...], str
         queue = get_queue()
         with queue.connection.pipeline() as pipe:
             queue.enqueue_many(data, pipeline=pipe)
+            for alias, job_id in (aliases or {}).items():
+                pipe.set(_alias_key(alias), job_id, ex=ALIAS_SECONDS)
             pipe.execute()
     except RedisError as exc:
         log.warning("could not enqueue %d %s jobs: %s", len(data), name,
                     exc.__class__.__name__)
         return False
     return True
+
+
+ALIAS_SECONDS = 86400
+
+
+def _alias_key(alias: str) -> str:
+    return f"{current_app.config['RQ_QUEUE']}:alias:{alias}"
+
+
+def job_alias(alias: str) -> str | None:
+    """The job that stands for job id ``alias`` (see :func:`enqueue_many`), if any."""
+    try:
+        value = redis_connection().get(_alias_key(alias))
+    except RedisError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
 
 
 LIVE_JOB_STATES = {"queued", "scheduled", "deferred", "started"}

@@ -232,6 +232,20 @@ def lint_ocsp_response(der: bytes) -> list[LintFinding]:
     return _sorted(found)
 
 
+
+def warm_up() -> None:
+    """Build pkilint's validators now: building them parses the public suffix list and
+    takes ~2 s of CPU, which the first linted signature of a new worker process would
+    otherwise pay (and a batch of orders wait for). The worker calls this before it
+    takes jobs."""
+    from pkilint.cabf.serverauth.serverauth_constants import CertificateType
+
+    _pkix_certificate_validator()
+    for kind in (CertificateType.DV_FINAL_CERTIFICATE, CertificateType.OV_FINAL_CERTIFICATE):
+        _serverauth_validator(kind)
+    _crl_validator()
+    _ocsp_validator()
+
 # ---- before signing --------------------------------------------------------------------
 
 _throwaway_keys: dict[tuple[str, int], PrivateKey] = {}

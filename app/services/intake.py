@@ -22,7 +22,14 @@ from app.models.domains import DOMAIN_KIND_NETWORK
 from app.pki.csr import MAX_CSR_BYTES, ParsedCSR, parse_csr
 from app.pki.errors import CSRTooLarge, InvalidCSR, UnsupportedKey, WeakCSRSignature, WeakKey
 from app.pki.key_quality import BadKey
-from app.services.issuers import check_provider, fit_to_provider
+from app.services.issuers import (
+    PRELOADED_CHOICES,
+    PRELOADED_LOCAL_PKI,
+    check_provider,
+    fit_to_provider,
+    issuer_choices,
+    local_pki_id,
+)
 from app.services.policies import policy_index
 from app.services.requesters import Requester
 
@@ -128,7 +135,9 @@ def batch_preloaded(requests: Iterable[CertificateRequest]) -> Iterator[None]:
     check instead of one per assessment), and the active-domain rows any of ``requests``
     can need (one query over the union of their candidates). Inside the block
     :func:`assess` and :func:`active_scope` use them; a request whose names fall outside
-    the union (e.g. enforced by a policy) is looked up as usual."""
+    the union (e.g. enforced by a policy) is looked up as usual. The Local PKI's issuer
+    choices and the Local PKI's id are read once too (``issuers.issuer_choices``,
+    ``issuers.local_pki_id``)."""
     requests = list(requests)
     candidates: set[str] = set()
     for request in requests:
@@ -137,6 +146,10 @@ def batch_preloaded(requests: Iterable[CertificateRequest]) -> Iterator[None]:
     preload = _Preloaded(policy_index(), frozenset(candidates), with_networks,
                          tuple(tuple(row) for row in _scope_rows(candidates, with_networks)))
     saved = _preloaded()
+    outermost = PRELOADED_CHOICES not in db.session.info
+    if outermost:
+        db.session.info[PRELOADED_CHOICES] = tuple(issuer_choices())
+        db.session.info[PRELOADED_LOCAL_PKI] = local_pki_id()
     db.session.info[_PRELOADED] = preload
     try:
         yield
@@ -145,6 +158,9 @@ def batch_preloaded(requests: Iterable[CertificateRequest]) -> Iterator[None]:
             db.session.info.pop(_PRELOADED, None)
         else:
             db.session.info[_PRELOADED] = saved
+        if outermost:
+            db.session.info.pop(PRELOADED_CHOICES, None)
+            db.session.info.pop(PRELOADED_LOCAL_PKI, None)
 
 
 def scopes_for(requester: Requester, request: CertificateRequest | None = None

@@ -24,14 +24,19 @@ from app.domain.policy import Violation
 from app.domain.providers import BUILTIN, EXTERNAL_CA
 from app.domain.request import CertificateRequest
 from app.extensions import db
-from app.models import AcmeAccount, Certificate, Courier, Order, User
+from app.models import AcmeAccount, Certificate, Courier, Order, User, Webhook
 from app.models.base import utcnow
 from app.pki.csr import build_csr
 from app.pki.encoding import certificate_to_pem, fingerprint_sha256
 from app.pki.key_encryption import KeyEncryptionKeyring
 from app.pki.keys import generate_private_key, load_private_key_pem, private_key_to_pem
 from app.pki.returned import lint, mismatches
-from app.providers.base import ProviderRejectedError, SubmitResult, SubmitStatus
+from app.providers.base import (
+    CertificateProvider,
+    ProviderRejectedError,
+    SubmitResult,
+    SubmitStatus,
+)
 from app.services import (
     alerts,
     audit,
@@ -121,7 +126,7 @@ def _key_recipient(order: Order) -> str | None:
     return courier.encryption_public_key_pem
 
 
-def _stored_request(order: Order) -> CertificateRequest:
+def stored_request(order: Order) -> CertificateRequest:
     return CertificateRequest.from_dict(order.request).replace(
         provider_id=str(order.provider_id))
 
@@ -147,7 +152,7 @@ def _key_and_csr(order: Order, request: CertificateRequest, keyring: KeyEncrypti
 def submit(order: Order) -> Outcome:
     """Send a claimed order to its provider. Raises PolicyRejected / ProviderRejectedError
     / PkiError for a permanent refusal, ProviderTransientError for a temporary one."""
-    assessment = assess(_stored_request(order), requester_of(order))
+    assessment = assess(stored_request(order), requester_of(order))
     if assessment.blocked:
         raise PolicyRejected(assessment.hard)
     request = assessment.request
@@ -176,7 +181,7 @@ def resume(order: Order) -> Outcome:
     judged when it was sent; the CA holds the rest of the state."""
     if not order.external_id:
         raise ProviderRejectedError("The order has no CA order to check.")
-    request = _stored_request(order)
+    request = stored_request(order)
     recipient = _key_recipient(order)
     keyring = load_keyring()
     key, csr = _key_and_csr(order, request, keyring)
@@ -191,17 +196,55 @@ def settle(order: Order, request: CertificateRequest, result: SubmitResult,
         return _wait(order, result, key, keyring)
     if result.certificate is None:
         raise ProviderRejectedError("The provider answered without a certificate.")
-    problems = mismatches(result.certificate, csr.public_key(),
-                          dns_names=request.all_dns_names(),
+    _check_matches(result.certificate, csr, request)
+    findings = None if order.provider.type == BUILTIN else \
+        [f.to_dict() for f in lint(result.certificate)]
+    return store_issued(order, request, result.certificate, result.chain, key, keyring,
+                        recipient, findings)
+
+
+def _check_matches(cert: x509.Certificate, csr: x509.CertificateSigningRequest,
+                   request: CertificateRequest) -> None:
+    problems = mismatches(cert, csr.public_key(), dns_names=request.all_dns_names(),
                           ip_addresses=request.ip_addresses, emails=request.emails,
                           common_name=request.common_name)
     if problems:
         raise ProviderRejectedError("The CA's certificate does not match the order: "
                                     + "; ".join(problems) + ".", code="provider.mismatch")
-    findings = None if order.provider.type == BUILTIN else \
-        [f.to_dict() for f in lint(result.certificate)]
-    return _store(order, request, result.certificate, result.chain, key, keyring, recipient,
-                  findings)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """An order's certificate signed by the Local PKI, checked, not stored yet
+    (``order_id``: read before any commit expires ``order``)."""
+    order_id: uuid.UUID
+    order: Order
+    request: CertificateRequest
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    key: object | None
+    recipient: str | None
+
+
+def sign_locally(order: Order, provider: CertificateProvider,
+                 keyring: KeyEncryptionKeyring, requester: Requester) -> Signed:
+    """What :func:`submit` does for a claimed Local PKI order up to storing: the same
+    re-assessment, key and CSR, the provider's signature and the same checks of what it
+    signed. For the batch path (``services/batch_issuance``), which stores many at once.
+    ``requester``: :func:`requester_of` the order (a batch reads each requester once).
+    Raises as :func:`submit` does for a refusal."""
+    assessment = assess(stored_request(order), requester)
+    if assessment.blocked:
+        raise PolicyRejected(assessment.hard)
+    request = assessment.request
+    recipient = _key_recipient(order)
+    key, csr = _key_and_csr(order, request, keyring)
+    result = provider.submit(request, csr)
+    if result.status != SubmitStatus.ISSUED or result.certificate is None:
+        raise ProviderRejectedError("The Local PKI answered without a certificate.")
+    _check_matches(result.certificate, csr, request)
+    return Signed(order.id, order, request, result.certificate, result.chain, key,
+                  recipient)
 
 
 def _wait(order: Order, result: SubmitResult, key: object | None,
@@ -228,7 +271,7 @@ def _wait(order: Order, result: SubmitResult, key: object | None,
     return Waiting(next_check_at=next_check, checks=order.checks)
 
 
-def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
+def store_issued(order: Order, request: CertificateRequest, cert: x509.Certificate,
            chain: tuple[x509.Certificate, ...], key: object | None,
            keyring: KeyEncryptionKeyring, recipient: str | None,
            findings: list[dict[str, str]] | None) -> Issued:
@@ -236,10 +279,46 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
     stored only as a JWE to it (``key_jwe``, handed out once), never under the KEK; a
     user's platform-made key is stored under the KEK for later export. ``findings``: the
     lint findings recorded for a certificate a CA returned."""
+    row = certificate_row(order, request, cert, chain, key, keyring, recipient)
+    certificate_id = row.id
+    summary = issued_summary(row, findings)
+    if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE, summary,
+                      finished_at=utcnow(), error=None, next_check_at=None,
+                      pending_key_encrypted=None, lint_findings=findings):
+        db.session.rollback()
+        return Issued(None)
+    db.session.add(row)
+    try:
+        db.session.flush()
+        alerts.link_to_certificate(order.id, certificate_id)
+        if order.certificate_profile_id is not None:  # a target system's: deploy it
+            deployments.create(order, row, private_key_to_pem(key)  # type: ignore[arg-type]
+                               if key is not None else None)
+        announce_issue(order, row)
+        # Read before the commit expires them (each read after it is a SELECT).
+        local_pki = row.issuer_ca_id is not None
+        revokes_predecessor = bool(order.revoke_predecessor and order.renews_certificate_id)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return Issued(None)
+    if local_pki:
+        _sign_ocsp_now(certificate_id)
+    if revokes_predecessor and order.renews_certificate is not None:
+        _revoke_predecessor(order, row)
+    return Issued(certificate_id)
+
+
+def certificate_row(order: Order, request: CertificateRequest, cert: x509.Certificate,
+                    chain: tuple[x509.Certificate, ...], key: object | None,
+                    keyring: KeyEncryptionKeyring, recipient: str | None) -> Certificate:
+    """The certificate row an issued order stores (not added to the session). A
+    platform-made key is kept under the KEK, or only as a JWE to the courier
+    (``recipient``) — see :func:`_store`."""
     for_courier = key is not None and recipient is not None
     certificate_id = uuid.uuid4()
     provider = order.provider
-    row = Certificate(
+    return Certificate(
         id=certificate_id, order_id=order.id, source="managed",
         common_name=request.common_name or (request.ip_addresses or ("",))[0],
         sans=[*request.all_dns_names(), *request.ip_addresses, *request.emails],
@@ -260,45 +339,32 @@ def _store(order: Order, request: CertificateRequest, cert: x509.Certificate,
         if for_courier else None,
         key_status=courier_keys.PENDING if for_courier else None,
         owner_user_id=_owner_of(order))
+
+
+def issued_summary(row: Certificate, findings: list[dict[str, str]] | None) -> str:
+    """The timeline entry of the move to ``complete``."""
     summary = f"Issued certificate serial {row.serial_hex}"
     if findings:
         summary += f"; lint recorded {len(findings)} finding{'s' if len(findings) > 1 else ''}"
-    if not transition(order.id, OrderStatus.PROCESSING, OrderStatus.COMPLETE, summary,
-                      finished_at=utcnow(), error=None, next_check_at=None,
-                      pending_key_encrypted=None, lint_findings=findings):
-        db.session.rollback()
-        return Issued(None)
-    db.session.add(row)
-    try:
-        db.session.flush()
-        alerts.link_to_certificate(order.id, certificate_id)
-        if order.certificate_profile_id is not None:  # a target system's: deploy it
-            deployments.create(order, row, private_key_to_pem(key)  # type: ignore[arg-type]
-                               if key is not None else None)
-        audit.record("certificate.issue", resource_type="certificate",
-                     resource_id=certificate_id, details={
-                         "common_name": row.common_name, "serial": row.serial_hex,
-                         "order_id": str(order.id), "issuer": row.issuer_dn,
-                         "not_after": row.not_after.isoformat(timespec="seconds"),
-                         "requested_by": order.requested_by_label})
-        webhooks.emit("certificate.issued", {"certificate": {
-            "id": str(certificate_id), "common_name": row.common_name, "sans": row.sans,
-            "serial": row.serial_hex, "not_after": row.not_after.isoformat(timespec="seconds"),
-            "order_id": str(order.id), "provider": row.provider,
-            "renews_certificate_id": str(order.renews_certificate_id)
-            if order.renews_certificate_id else None}})
-        # Read before the commit expires them (each read after it is a SELECT).
-        local_pki = row.issuer_ca_id is not None
-        revokes_predecessor = bool(order.revoke_predecessor and order.renews_certificate_id)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return Issued(None)
-    if local_pki:
-        _sign_ocsp_now(certificate_id)
-    if revokes_predecessor and order.renews_certificate is not None:
-        _revoke_predecessor(order, row)
-    return Issued(certificate_id)
+    return summary
+
+
+def announce_issue(order: Order, row: Certificate, hooks: list[Webhook] | None = None
+                   ) -> None:
+    """The audit event and the ``certificate.issued`` webhook deliveries of an issued
+    certificate, in the caller's transaction (``hooks``: the subscribers, read once by a
+    caller announcing many)."""
+    audit.record("certificate.issue", resource_type="certificate", resource_id=row.id,
+                 details={"common_name": row.common_name, "serial": row.serial_hex,
+                          "order_id": str(order.id), "issuer": row.issuer_dn,
+                          "not_after": row.not_after.isoformat(timespec="seconds"),
+                          "requested_by": order.requested_by_label})
+    webhooks.emit("certificate.issued", {"certificate": {
+        "id": str(row.id), "common_name": row.common_name, "sans": row.sans,
+        "serial": row.serial_hex, "not_after": row.not_after.isoformat(timespec="seconds"),
+        "order_id": str(order.id), "provider": row.provider,
+        "renews_certificate_id": str(order.renews_certificate_id)
+        if order.renews_certificate_id else None}}, hooks)
 
 
 def _sign_ocsp_now(certificate_id: uuid.UUID) -> None:

@@ -49,8 +49,16 @@ class ProviderChoice:
         return self.type == BUILTIN
 
 
+#: ``db.session.info`` key under which a batch (``intake.batch_preloaded``) keeps the
+#: issuer choices it read once for all of its requests.
+PRELOADED_CHOICES = "issuer_choices_preloaded"
+
+
 def issuer_choices() -> list[IssuerChoice]:
     """The Local PKI's intermediates that can sign (newest first, also the default)."""
+    preloaded = db.session.info.get(PRELOADED_CHOICES)
+    if preloaded is not None:
+        return list(preloaded)
     return [IssuerChoice(str(ca.id), ca.common_name, not_after=ca.not_after,
                          name=ca.common_name, algorithm=ca.algorithm,
                          extended_key_usage=tuple(ca.extended_key_usage or ()) or None,
@@ -76,7 +84,13 @@ def provider_choices(*, local_only: bool = False) -> list[ProviderChoice]:
     return choices
 
 
+#: ... and the Local PKI provider's id (``local_pki_id``).
+PRELOADED_LOCAL_PKI = "local_pki_id_preloaded"
+
+
 def local_pki_id() -> str | None:
+    if PRELOADED_LOCAL_PKI in db.session.info:
+        return db.session.info[PRELOADED_LOCAL_PKI]  # type: ignore[no-any-return]
     row = db.session.scalar(select(Provider.id).where(Provider.type == BUILTIN).limit(1))
     return str(row) if row else None
 

@@ -8,6 +8,7 @@ the order (the job, RQ's last-retry callback, the sweeper)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import update
@@ -47,3 +48,26 @@ def note(order_id: uuid.UUID, status: str, message: str) -> None:
     """A timeline entry that is not a transition (e.g. the queue was unreachable)."""
     db.session.add(OrderEvent(order_id=order_id, from_status=status, to_status=status,
                               message=message[:2000]))
+
+
+def transition_many(order_ids: Sequence[uuid.UUID], current: OrderStatus,
+                    target: OrderStatus, messages: Mapping[uuid.UUID, str],
+                    **values: Any) -> set[uuid.UUID]:
+    """:func:`transition` for many orders with the same values, as one conditional UPDATE
+    (``RETURNING`` tells which moved) and one multi-row INSERT of their timeline entries
+    (``messages``: one per order). Returns the orders that moved; the others were moved
+    by another process first and are left alone. Not for ``failed`` (its audit and
+    webhook are per order: use :func:`transition`)."""
+    check_transition(current, target)
+    if target == OrderStatus.FAILED:
+        raise ValueError("transition_many does not fail orders; use transition")
+    if not order_ids:
+        return set()
+    moved = set(db.session.scalars(
+        update(Order).where(Order.id.in_(list(order_ids)), Order.status == current.value)
+        .values(status=target.value, **values).returning(Order.id)
+        .execution_options(synchronize_session=False)))
+    db.session.add_all(OrderEvent(order_id=order_id, from_status=current.value,
+                                  to_status=target.value, message=messages[order_id][:2000])
+                       for order_id in order_ids if order_id in moved)
+    return moved

@@ -87,7 +87,7 @@ def process_order(order_id: str) -> str:
             return _check_later(key, exc)
         return _retry_later(key, exc)
     except Exception as exc:
-        return _fail_for(key, order_id, exc)
+        return fail_for(key, order_id, exc)
     if isinstance(outcome, Waiting):
         _schedule(key, outcome)
         return "waiting"
@@ -149,7 +149,7 @@ def check_order(order_id: str, checks: int) -> str:
         db.session.rollback()
         return _check_later(key, exc)
     except Exception as exc:
-        return _fail_for(key, order_id, exc)
+        return fail_for(key, order_id, exc)
     if isinstance(outcome, Waiting):
         if _waited_too_long(order):
             return _fail(key, "The CA did not issue the certificate in time; the order was "
@@ -182,7 +182,9 @@ def _check_later(order_id: uuid.UUID, exc: ProviderTransientError) -> str:
     return "waiting"
 
 
-def _fail_for(order_id: uuid.UUID, raw_id: str, exc: Exception) -> str:
+def fail_for(order_id: uuid.UUID, raw_id: str, exc: Exception) -> str:
+    """Fail a claimed order for ``exc`` with the reason its kind of refusal gives (an
+    unexpected error is logged and shown as an internal error)."""
     if isinstance(exc, PolicyRejected):
         return _fail(order_id, "Refused: " + " ".join(v.message for v in exc.violations))
     if isinstance(exc, ProviderRejectedError | PkiError):

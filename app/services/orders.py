@@ -18,7 +18,7 @@ from app.jobs.queue import enqueue_many
 from app.models import CertificateAlert, Order, OrderEvent, Provider, User
 from app.services import alerts, audit
 from app.services.errors import NotFound, ServiceError, ValidationFailed
-from app.services.intake import Assessment, assess
+from app.services.intake import Assessment, assess, batch_preloaded
 from app.services.issuers import check_complete_for_provider, with_default_provider
 from app.services.lookup import by_uuid, kept_by_uuid
 from app.services.order_flow import note
@@ -165,25 +165,28 @@ def submit_orders(drafts: Sequence[OrderDraft], requester: Requester, *, pathway
     outcome — PolicyRejected — without stopping the others), then the accepted orders,
     their first timeline entries and audit events written by one flush (multi-row
     INSERTs), their soft-violation alerts and claims by a second one when there are any,
-    one commit, and the issuance jobs queued in one Redis round trip. One outcome per
+    one commit, and the issuance jobs queued in one Redis round trip. What the requests
+    share (policy index, domain rows, issuer choices) is read once
+    (``intake.batch_preloaded``). One outcome per
     draft, in order. A flush that fails (e.g. a claim's unique constraint) rolls
     everything back and raises."""
     outcomes: list[tuple[Order, Assessment] | ServiceError] = []
     accepted: list[tuple[Order, Assessment, OrderDraft]] = []
-    for draft in drafts:
-        assessment = judge_order(draft.request, requester)
-        if assessment.blocked:
-            outcomes.append(_refuse(assessment, requester, draft.request_key,
-                                    draft.request.common_name))
-            continue
-        try:
-            order = _new_order(assessment, requester, pathway=pathway, csr_pem=draft.csr_pem,
-                               order_id=uuid.uuid4())
-        except ServiceError as error:
-            outcomes.append(error)
-            continue
-        accepted.append((order, assessment, draft))
-        outcomes.append((order, assessment))
+    with batch_preloaded(draft.request for draft in drafts):
+        for draft in drafts:
+            assessment = judge_order(draft.request, requester)
+            if assessment.blocked:
+                outcomes.append(_refuse(assessment, requester, draft.request_key,
+                                        draft.request.common_name))
+                continue
+            try:
+                order = _new_order(assessment, requester, pathway=pathway,
+                                   csr_pem=draft.csr_pem, order_id=uuid.uuid4())
+            except ServiceError as error:
+                outcomes.append(error)
+                continue
+            accepted.append((order, assessment, draft))
+            outcomes.append((order, assessment))
     session = db.session()
     expire_on_commit = session.expire_on_commit
     try:
@@ -261,11 +264,27 @@ def _link_earlier_alerts(orders_by_key: dict[str, uuid.UUID]) -> None:
 
 def enqueue_issues(orders: Sequence[Order]) -> bool:
     """:func:`enqueue_issue` for orders made in the transaction just committed, in one
-    Redis round trip (their job ids are new, so nothing can be queued under them yet)."""
+    Redis round trip (their job ids are new, so nothing can be queued under them yet).
+    Local PKI orders go in batch jobs of up to ``batch_issuance.BATCH_SIZE``
+    (``issue_orders``: one job signs and stores them together); each order's own job id
+    is kept as an alias of its batch job, so the sweeper sees it queued."""
+    from app.services.batch_issuance import BATCH_SIZE, batchable_provider
+
+    local = [order for order in orders if batchable_provider(order.provider)]
+    others = [order for order in orders if not batchable_provider(order.provider)]
+    batches = [local[i:i + BATCH_SIZE] for i in range(0, len(local), BATCH_SIZE)]
+    batch_ids = [f"orders-batch-{uuid.uuid4().hex}" for _ in batches]
+    queued = enqueue_many("issue_orders", [
+        (job_id, tuple(str(order.id) for order in batch),
+         f"issue {len(batch)} orders from {batch[0].id}")
+        for job_id, batch in zip(batch_ids, batches, strict=True)], job_timeout=600,
+        aliases={issue_job_id(order.id): job_id
+                 for job_id, batch in zip(batch_ids, batches, strict=True)
+                 for order in batch})
     return enqueue_many("issue_order", [
         (issue_job_id(order.id), (str(order.id),), f"issue order {order.id}")
-        for order in orders], job_timeout=120, retry_intervals=ISSUE_RETRY_INTERVALS,
-        on_failure="issue_order_failed")
+        for order in others], job_timeout=120, retry_intervals=ISSUE_RETRY_INTERVALS,
+        on_failure="issue_order_failed") and queued
 
 
 def get_order_for(order_id: str, user: User) -> Order:

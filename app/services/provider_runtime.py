@@ -42,8 +42,17 @@ class PlatformHost:
         self.provider_id = provider.id
         self.order_id = order_id
         self.outbound = policy or outbound_policy()
+        # A host serves one order, or one batch job's orders: the issuing CA's key is
+        # decrypted once for it, not once per certificate.
+        self._issuers: dict[str | None, IssuingCA] = {}
 
     def issuing_ca(self, issuer_id: str | None) -> IssuingCA:
+        issuer = self._issuers.get(issuer_id)
+        if issuer is None:
+            issuer = self._issuers[issuer_id] = self._load_issuing_ca(issuer_id)
+        return issuer
+
+    def _load_issuing_ca(self, issuer_id: str | None) -> IssuingCA:
         ca = db.session.get(CertificateAuthority, uuid.UUID(issuer_id)) if issuer_id \
             else _newest_signing_intermediate()
         if ca is None or ca.is_root or not ca.can_sign or ca.certificate_pem is None:

@@ -39,7 +39,7 @@ __all__ = ["MAX_CSR_BYTES", "RENEW_ACTION", "renew"]
 
 RENEW_ACTION = "certificate.renew"
 #: Revoking the renewed certificate (reason ``superseded``) once the renewal is issued:
-#: ``issuance._store`` calls the revocation service after the new certificate commits.
+#: ``issuance.store_issued`` calls the revocation service after the new certificate commits.
 REVOKE_PREDECESSOR_AVAILABLE = True
 #: Besides the owner, these roles may renew any certificate (SPEC 10).
 RENEWER_ROLES = frozenset({Role.SUPER_ADMIN, Role.PKI_ADMIN})

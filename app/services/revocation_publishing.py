@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -252,6 +252,21 @@ def sign_certificate_ocsp(certificate_id: str) -> str:
     _sign_batch(signing, signer, [_Subject(cert.serial_hex, cert.revoked, cert.revoked_at,
                                            cert.revocation_reason)], _now())
     return "signed"
+
+
+def sign_new_certificates_ocsp(ca_id: uuid.UUID, serials: Sequence[str]) -> int:
+    """The ``good`` answers of certificates ``ca_id`` has just issued, signed as one batch
+    (one key opening, one multi-row upsert, one commit): the batch issuance job's
+    :func:`sign_certificate_ocsp`. Returns how many were signed (0 when the CA does not
+    publish)."""
+    ca = db.session.get(CertificateAuthority, ca_id)
+    if not serials or not _can_publish(ca):
+        return 0
+    assert ca is not None
+    signing = _signing(ca)
+    signer = signer_for(signing.certificate, signing.key, ca.digest)
+    return _sign_batch(signing, signer, [_Subject(serial, False, None, None)
+                                         for serial in serials], _now())
 
 
 def sign_intermediate_ocsp(ca_id: str) -> str:

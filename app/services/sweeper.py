@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.domain.orders import OrderStatus
 from app.extensions import db
-from app.jobs.queue import discard_job, job_is_live
+from app.jobs.queue import discard_job, job_alias, job_is_live
 from app.models import Order
 from app.models.base import utcnow
 from app.services import courier_keys, pki
@@ -105,7 +105,9 @@ def _recover(order: Order, report: SweepReport) -> None:
 
 def _requeue_if_lost(order: Order, report: SweepReport) -> None:
     retry = retry_job_id(order.id, order.attempts) if order.attempts else None
-    if job_is_live(_job_id(order)) or (retry is not None and job_is_live(retry)):
+    batch = job_alias(_job_id(order))      # queued in a batch job (orders.enqueue_issues)
+    if job_is_live(_job_id(order)) or (retry is not None and job_is_live(retry)) \
+            or (batch is not None and job_is_live(batch)):
         return
     discard_job(_job_id(order))
     if retry is not None:

@@ -1,6 +1,7 @@
 """Scale-out, tried: two web processes (gunicorn) and three worker processes share one
-PostgreSQL and one Redis. 5,000 orders go in through both web processes; one worker is
-killed with SIGKILL half-way. The end state must be 5,000 completed orders and exactly one
+PostgreSQL and one Redis. 5,000 orders go in through both web processes, half of them in
+batch requests (issued by batch jobs), half one by one; one worker is killed with SIGKILL
+half-way. The end state must be 5,000 completed orders and exactly one
 certificate per order (the database is the source of truth; the sweeper re-queues what the
 dead worker held once ``SWEEP_PROCESSING_TIMEOUT_SECONDS`` has passed).
 
@@ -88,16 +89,33 @@ def _submit_all(webs: list[WebProcess], courier, count: int) -> list[str]:
             local.session, local.base = session, web.url
         return local.session, local.base
 
-    def submit(index: int) -> str:
-        session, base = client()
-        response = session.post(f"{base}/api/v1/courier/certificates", timeout=60,
-                                json={"common_name": f"n{index}.scale.example.com",
-                                      "algorithm": "ec-256"})
-        assert response.status_code == 202, response.text
-        return response.json()["order_id"]
+    def body(index: int) -> dict[str, str]:
+        return {"common_name": f"n{index}.scale.example.com", "algorithm": "ec-256"}
 
+    def submit(indexes: range) -> list[str]:
+        """One request alone through the single endpoint, several through the batch
+        endpoint (their orders are issued by batch jobs)."""
+        session, base = client()
+        if len(indexes) == 1:
+            response = session.post(f"{base}/api/v1/courier/certificates", timeout=60,
+                                    json=body(indexes[0]))
+            assert response.status_code == 202, response.text
+            return [response.json()["order_id"]]
+        response = session.post(f"{base}/api/v1/courier/certificates:batch", timeout=60,
+                                json={"requests": [body(i) for i in indexes]})
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["status"] for r in results] == [202] * len(indexes), results
+        return [r["body"]["order_id"] for r in results]
+
+    # Of every 100 orders, 50 go in one batch request and 50 one by one.
+    work: list[range] = []
+    for start in range(0, count, 100):
+        middle = min(start + 50, count)
+        work.append(range(start, middle))
+        work += [range(i, i + 1) for i in range(middle, min(start + 100, count))]
     with ThreadPoolExecutor(CLIENTS) as pool:
-        return list(pool.map(submit, range(count)))
+        return [order_id for ids in pool.map(submit, work) for order_id in ids]
 
 
 def test_two_webs_three_workers_one_killed_every_order_one_certificate(
