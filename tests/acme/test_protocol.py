@@ -222,3 +222,26 @@ def test_orders_page_names_the_acme_account(app, world, acme_client: Client, job
     login(browser)
     html = browser.get("/orders/").get_data(as_text=True)
     assert "ACME account web-fleet" in html
+
+
+def test_another_account_reads_none_of_an_accounts_resources(app, world, acme_client,
+                                                              jobs) -> None:
+    """The lookups load the order, authorization and certificate without their account
+    (``acme_protocol._get``, the certificate's ownership in its query): another account
+    of the same server still gets 404 for each."""
+    from tests.acme.helpers import make_account
+
+    order = acme_client.new_order("www.example.com").get_json()
+    order_url = order["finalize"].removesuffix("/finalize")
+    acme_client.post(order["finalize"], {"csr": csr_der("www.example.com")})
+    jobs()
+    done = acme_client.post(order_url, None).get_json()
+    assert done["status"] == "valid", done
+    _, kid, hmac_key = make_account(app, world.server_id, "second", ["example.com"])
+    other = Client(app.test_client(), world.server_id)
+    assert other.register(kid, hmac_key).status_code == 201
+    for url in (order_url, order["authorizations"][0], done["certificate"]):
+        response = other.post(url, None)
+        assert response.status_code == 404, (url, response.get_json())
+        assert problem_type(response) == "malformed"
+    assert acme_client.post(done["certificate"], None).status_code == 200
