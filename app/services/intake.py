@@ -137,15 +137,19 @@ def batch_preloaded(requests: Iterable[CertificateRequest]) -> Iterator[None]:
     :func:`assess` and :func:`active_scope` use them; a request whose names fall outside
     the union (e.g. enforced by a policy) is looked up as usual. The Local PKI's issuer
     choices and the Local PKI's id are read once too (``issuers.issuer_choices``,
-    ``issuers.local_pki_id``)."""
+    ``issuers.local_pki_id``). Nested inside a preload that covers ``requests`` (a
+    channel's batch, then ``orders.submit_orders``), nothing is read again."""
     requests = list(requests)
     candidates: set[str] = set()
     for request in requests:
         candidates |= _covering_candidates(request)
     with_networks = any(r.ip_addresses for r in requests)
+    saved = _preloaded()
+    if saved is not None and saved.covers(candidates, with_networks):
+        yield        # inside a preload that already holds what these requests need
+        return
     preload = _Preloaded(policy_index(), frozenset(candidates), with_networks,
                          tuple(tuple(row) for row in _scope_rows(candidates, with_networks)))
-    saved = _preloaded()
     outermost = PRELOADED_CHOICES not in db.session.info
     if outermost:
         db.session.info[PRELOADED_CHOICES] = tuple(issuer_choices())
