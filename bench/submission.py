@@ -1,7 +1,7 @@
 """Benchmark: couriers submitting certificate requests through the JSON API.
 
 Builds a PostgreSQL database of its own (emptied), an active root and intermediate,
-example.com and one courier, starts ``gunicorn --worker-class gevent --workers <cores>
+example.com and one courier, starts ``gunicorn --worker-class gevent_pywsgi --workers <cores>
 wsgi:app`` (no RQ worker: this measures intake — validation, policy, the order row, its
 idempotency key and the job enqueued — not issuance), takes a bearer token and drives
 Debian's ``wrk`` with 16 connections (16 concurrent clients) posting
@@ -334,8 +334,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL,
                         help="a PostgreSQL database of its own (created if missing; emptied)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
-    parser.add_argument("--worker-class", default="gevent",
-                        choices=("gevent", "gthread", "sync"))
+    parser.add_argument("--worker-class", default="gevent_pywsgi",
+                        choices=("gevent_pywsgi", "gevent", "gthread", "sync"),
+                        help="gunicorn's worker class (default: the deployment's)")
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
