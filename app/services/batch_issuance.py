@@ -38,6 +38,7 @@ from app.domain.providers import BUILTIN
 from app.extensions import db
 from app.models import CertificateAlert, Order, Provider
 from app.models.base import utcnow
+from app.pki.key_encryption import KeyEncryptionKeyring
 from app.providers.base import CertificateProvider
 from app.services import alerts, issuance, provisioning, revocation_publishing, webhooks
 from app.services.intake import batch_preloaded
@@ -179,15 +180,16 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
     return _store_each(signed, keyring)
 
 
-def _store_each(signed: list[Signed], keyring: object) -> set[uuid.UUID]:
+def _store_each(signed: list[Signed], keyring: KeyEncryptionKeyring) -> set[uuid.UUID]:
+    """The fallback of :func:`_store_all`: each order in a transaction of its own."""
     stored = set()
     for s in signed:
         order = db.session.get(Order, s.order_id)
         if order is None:
             continue
         try:
-            outcome = issuance.store_issued(order, s.request, s.certificate, s.chain, s.key,
-                                      keyring, s.recipient, None)  # type: ignore[arg-type]
+            outcome = issuance.store_issued(order, s.request, s.certificate, s.chain,
+                                            s.key, keyring, s.recipient, None)
         except Exception as exc:
             fail_for(order.id, str(order.id), exc)
             continue

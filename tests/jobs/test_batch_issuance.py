@@ -167,3 +167,35 @@ def test_the_sweeper_sees_a_queued_batch_and_requeues_a_lost_one(app, jobs, issu
     assert sorted(_queued(app)) == sorted(f"order-{i}-issue" for i in ids)
     jobs()
     assert _statuses(app, ids) == {"complete": 3}
+
+
+def test_a_batch_whose_transaction_fails_stores_each_order_on_its_own(app, jobs,
+                                                                      issuer) -> None:
+    """One order of the batch already has a certificate (unique ``order_id``): the
+    batch's transaction fails, each order is then stored alone, and only that order goes
+    without a second certificate."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from app.services.batch_issuance import process_orders
+
+    (earlier,) = _submit_batch(app, issuer, 1, prefix="earlier")
+    jobs()
+    ids = _submit_batch(app, issuer, 3)
+    with app.app_context():
+        source = db.session.scalar(select(Certificate).where(Certificate.order_id == earlier))
+        values = {attr.key: getattr(source, attr.key)
+                  for attr in sa_inspect(Certificate).column_attrs}
+        db.session.add(Certificate(**{**values, "id": uuid.uuid4(), "order_id": ids[1],
+                                      "serial_hex": "7e57" + uuid.uuid4().hex,
+                                      "fingerprint_sha256": uuid.uuid4().hex * 2}))
+        db.session.commit()
+        counts = process_orders([str(i) for i in ids])
+        per_order = dict(db.session.execute(
+            select(Certificate.order_id, func.count(Certificate.id))
+            .where(Certificate.order_id.in_(ids)).group_by(Certificate.order_id)).all())
+        statuses = {o.id: o.status for o in db.session.scalars(
+            select(Order).where(Order.id.in_(ids)))}
+    assert counts["complete"] == 2
+    assert per_order == {ids[0]: 1, ids[1]: 1, ids[2]: 1}
+    assert (statuses[ids[0]], statuses[ids[2]]) == ("complete", "complete")
+    assert statuses[ids[1]] == "processing"     # left to the sweeper, no second certificate
