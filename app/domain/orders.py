@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.domain.errors import DomainError
+from app.domain.providers import BUILTIN
 
 
 class OrderStatus(StrEnum):
@@ -51,3 +52,14 @@ def check_transition(current: str, target: str) -> None:
 
 def is_terminal(status: str) -> bool:
     return status in TERMINAL
+
+
+def issued_in_batch(provider_type: str, certificate_profile_id: object,
+                    revoke_predecessor: bool, renews_certificate_id: object) -> bool:
+    """Whether an order may be issued by a batch job (``services/batch_issuance``): the
+    Local PKI signs at once — it never waits on a CA and never bills — so nothing needs
+    guarding per order before signing; an order of a certificate profile (it deploys)
+    and a renewal that revokes its predecessor keep their own job, which does that work
+    after storing."""
+    return provider_type == BUILTIN and certificate_profile_id is None \
+        and not (revoke_predecessor and renews_certificate_id)

@@ -61,6 +61,19 @@ def link_to_certificate(order_id: uuid.UUID, certificate_id: uuid.UUID) -> None:
     ).values(certificate_id=certificate_id))
 
 
+def link_to_certificates(certificates: dict[uuid.UUID, uuid.UUID]) -> None:
+    """:func:`link_to_certificate` for many orders (order id → certificate id), in the
+    caller's transaction: one query finds the orders that have alerts waiting (most
+    have none)."""
+    if not certificates:
+        return
+    waiting = set(db.session.scalars(select(CertificateAlert.order_id).distinct().where(
+        CertificateAlert.order_id.in_(list(certificates)),
+        CertificateAlert.certificate_id.is_(None))))
+    for order_id in waiting:
+        link_to_certificate(order_id, certificates[order_id])
+
+
 def alerts_for(*, order_id: uuid.UUID | None = None,
                certificate_id: uuid.UUID | None = None) -> list[CertificateAlert]:
     """Every alert linked to the order or the certificate (acknowledged ones too), oldest

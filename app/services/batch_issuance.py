@@ -33,10 +33,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.domain.orders import OrderStatus
-from app.domain.providers import BUILTIN
+from app.domain.orders import OrderStatus, issued_in_batch
 from app.extensions import db
-from app.models import CertificateAlert, Order, Provider
+from app.models import Order, Provider
 from app.models.base import utcnow
 from app.pki.key_encryption import KeyEncryptionKeyring
 from app.providers.base import CertificateProvider
@@ -80,10 +79,10 @@ def process_orders(order_ids: Sequence[str]) -> dict[str, int]:
     return counts
 
 
-def batchable_provider(provider: Provider) -> bool:
-    """The orders a batch job may take: the Local PKI signs at once (never waits on a CA,
-    never bills), so there is nothing to guard per order before signing."""
-    return provider.type == BUILTIN
+def takes_batch(order: Order) -> bool:
+    """``domain.orders.issued_in_batch`` for a loaded order."""
+    return issued_in_batch(order.provider.type, order.certificate_profile_id,
+                           bool(order.revoke_predecessor), order.renews_certificate_id)
 
 
 def _split(keys: list[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
@@ -97,9 +96,8 @@ def _split(keys: list[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     db.session.rollback()
     batchable, single = [], []
     for order_id, provider_type, profile_id, revokes, renews in rows:
-        simple = provider_type == BUILTIN and profile_id is None \
-            and not (revokes and renews)
-        (batchable if simple else single).append(order_id)
+        batch = issued_in_batch(provider_type, profile_id, bool(revokes), renews)
+        (batchable if batch else single).append(order_id)
     order = {k: i for i, k in enumerate(keys)}
     return sorted(batchable, key=order.__getitem__), sorted(single, key=order.__getitem__)
 
@@ -170,7 +168,7 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
             if s.order_id in moved:
                 issuance.announce_issue(s.order, rows[s.order_id], hooks)
         session.flush()
-        _link_alerts({order_id: rows[order_id].id for order_id in moved})
+        alerts.link_to_certificates({order_id: rows[order_id].id for order_id in moved})
         session.commit()
         return moved
     except Exception:
@@ -196,18 +194,6 @@ def _store_each(signed: list[Signed], keyring: KeyEncryptionKeyring) -> set[uuid
         if outcome.certificate_id is not None:
             stored.add(order.id)
     return stored
-
-
-def _link_alerts(certificates: dict[uuid.UUID, uuid.UUID]) -> None:
-    """``alerts.link_to_certificate`` for the orders that have alerts waiting (one query
-    finds them: most orders have none)."""
-    if not certificates:
-        return
-    waiting = set(db.session.scalars(select(CertificateAlert.order_id).distinct().where(
-        CertificateAlert.order_id.in_(list(certificates)),
-        CertificateAlert.certificate_id.is_(None))))
-    for order_id in waiting:
-        alerts.link_to_certificate(order_id, certificates[order_id])
 
 
 def _sign_ocsp(signed: list[Signed], stored: set[uuid.UUID]) -> None:

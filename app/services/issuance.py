@@ -149,16 +149,34 @@ def _key_and_csr(order: Order, request: CertificateRequest, keyring: KeyEncrypti
     return key, csr
 
 
-def submit(order: Order) -> Outcome:
-    """Send a claimed order to its provider. Raises PolicyRejected / ProviderRejectedError
-    / PkiError for a permanent refusal, ProviderTransientError for a temporary one."""
-    assessment = assess(stored_request(order), requester_of(order))
+@dataclass(frozen=True)
+class _Prepared:
+    request: CertificateRequest           # as re-assessed (enforced values filled in)
+    recipient: str | None
+    key: object | None
+    csr: x509.CertificateSigningRequest
+
+
+def _prepare(order: Order, requester: Requester, keyring: KeyEncryptionKeyring) -> _Prepared:
+    """What every issuance of a claimed order does before its provider hears of it: the
+    re-assessment (PolicyRejected when it now breaks a rule), the key's recipient, the
+    key and the CSR."""
+    assessment = assess(stored_request(order), requester)
     if assessment.blocked:
         raise PolicyRejected(assessment.hard)
     request = assessment.request
     recipient = _key_recipient(order)
-    keyring = load_keyring()
     key, csr = _key_and_csr(order, request, keyring)
+    return _Prepared(request, recipient, key, csr)
+
+
+def submit(order: Order) -> Outcome:
+    """Send a claimed order to its provider. Raises PolicyRejected / ProviderRejectedError
+    / PkiError for a permanent refusal, ProviderTransientError for a temporary one."""
+    keyring = load_keyring()
+    prepared = _prepare(order, requester_of(order), keyring)
+    request, recipient, key, csr = (prepared.request, prepared.recipient, prepared.key,
+                                    prepared.csr)
     provider = build_provider(order.provider, order.id)
     if order.type == EXTERNAL_CA:      # a commercial CA: a second order is a second bill
         _mark_submission(order)
@@ -233,18 +251,13 @@ def sign_locally(order: Order, provider: CertificateProvider,
     signed. For the batch path (``services/batch_issuance``), which stores many at once.
     ``requester``: :func:`requester_of` the order (a batch reads each requester once).
     Raises as :func:`submit` does for a refusal."""
-    assessment = assess(stored_request(order), requester)
-    if assessment.blocked:
-        raise PolicyRejected(assessment.hard)
-    request = assessment.request
-    recipient = _key_recipient(order)
-    key, csr = _key_and_csr(order, request, keyring)
-    result = provider.submit(request, csr)
+    prepared = _prepare(order, requester, keyring)
+    result = provider.submit(prepared.request, prepared.csr)
     if result.status != SubmitStatus.ISSUED or result.certificate is None:
         raise ProviderRejectedError("The Local PKI answered without a certificate.")
-    _check_matches(result.certificate, csr, request)
-    return Signed(order.id, order, request, result.certificate, result.chain, key,
-                  recipient)
+    _check_matches(result.certificate, prepared.csr, prepared.request)
+    return Signed(order.id, order, prepared.request, result.certificate, result.chain,
+                  prepared.key, prepared.recipient)
 
 
 def _wait(order: Order, result: SubmitResult, key: object | None,
@@ -314,7 +327,7 @@ def certificate_row(order: Order, request: CertificateRequest, cert: x509.Certif
                     keyring: KeyEncryptionKeyring, recipient: str | None) -> Certificate:
     """The certificate row an issued order stores (not added to the session). A
     platform-made key is kept under the KEK, or only as a JWE to the courier
-    (``recipient``) — see :func:`_store`."""
+    (``recipient``) — see :func:`store_issued`."""
     for_courier = key is not None and recipient is not None
     certificate_id = uuid.uuid4()
     provider = order.provider

@@ -268,10 +268,10 @@ def enqueue_issues(orders: Sequence[Order]) -> bool:
     Local PKI orders go in batch jobs of up to ``batch_issuance.BATCH_SIZE``
     (``issue_orders``: one job signs and stores them together); each order's own job id
     is kept as an alias of its batch job, so the sweeper sees it queued."""
-    from app.services.batch_issuance import BATCH_SIZE, batchable_provider
+    from app.services.batch_issuance import BATCH_SIZE, takes_batch
 
-    local = [order for order in orders if batchable_provider(order.provider)]
-    others = [order for order in orders if not batchable_provider(order.provider)]
+    local = [order for order in orders if takes_batch(order)]
+    others = [order for order in orders if not takes_batch(order)]
     batches = [local[i:i + BATCH_SIZE] for i in range(0, len(local), BATCH_SIZE)]
     batch_ids = [f"orders-batch-{uuid.uuid4().hex}" for _ in batches]
     queued = enqueue_many("issue_orders", [
