@@ -12,8 +12,9 @@ from app.extensions import db
 from app.models import Order, User
 from app.models.base import utcnow
 from app.models.providers import Provider
-from app.services import order_queries
-from app.services.order_queries import OrderFilters, index_pattern, trigram_shares
+from app.services import order_queries, trigram_search
+from app.services.order_queries import OrderFilters
+from app.services.trigram_search import index_pattern, trigram_shares
 from tests.conftest import login, make_user
 
 NAMES = (
@@ -62,7 +63,7 @@ def _viewer(email: str) -> User:
 @pytest.mark.parametrize("fragment", FRAGMENTS)
 def test_search_finds_exactly_the_names_containing_the_fragment(
         app, orders, monkeypatch, fragment, sample, few) -> None:
-    monkeypatch.setattr(order_queries, "_trigram_shares", lambda: trigram_shares(sample))
+    monkeypatch.setattr(trigram_search, "shares_of", lambda *_: trigram_shares(sample))
     monkeypatch.setattr(order_queries, "FEW_MATCHES", few)
     expected = [n for n in NAMES if fragment.lower() in n.lower()]
     with app.app_context():
@@ -79,7 +80,7 @@ def test_search_finds_exactly_the_names_containing_the_fragment(
 @pytest.mark.parametrize("few", [1000, 0], ids=["sorted-after", "index-order"])
 def test_search_pages_and_status_filter_with_the_selective_part(
         app, orders, monkeypatch, few) -> None:
-    monkeypatch.setattr(order_queries, "_trigram_shares", lambda: SHARES)
+    monkeypatch.setattr(trigram_search, "shares_of", lambda *_: SHARES)
     monkeypatch.setattr(order_queries, "FEW_MATCHES", few)
     with app.app_context():
         admin, filters = _viewer("admin@example.com"), OrderFilters(q="4242", status="failed")
@@ -96,7 +97,7 @@ def test_search_pages_and_status_filter_with_the_selective_part(
 
 
 def test_search_through_the_page(app, client, orders, monkeypatch) -> None:
-    monkeypatch.setattr(order_queries, "_trigram_shares", lambda: SHARES)
+    monkeypatch.setattr(trigram_search, "shares_of", lambda *_: SHARES)
     login(client, "u2@example.com")
     page = client.get("/orders/?q=HOST-4242").get_data(as_text=True)
     assert "HOST-4242.d1.example.com" in page  # u2's
@@ -132,7 +133,7 @@ def test_a_search_counts_once_and_sorts_few_matches_after_finding_them(
 
 def test_the_index_is_searched_with_the_rare_part_on_postgresql(
         app, orders, monkeypatch) -> None:
-    monkeypatch.setattr(order_queries, "_trigram_shares", lambda: SHARES)
+    monkeypatch.setattr(trigram_search, "shares_of", lambda *_: SHARES)
     with app.app_context():
         query = order_queries._filtered(select(Order.id), OrderFilters(q="host-4242"))
         sql = str(query.compile(dialect=db.engine.dialect,
@@ -149,8 +150,8 @@ def test_the_trigram_shares_come_from_the_planners_sample(app, orders) -> None:
         if db.engine.dialect.name != "postgresql":
             pytest.skip("pg_stats is PostgreSQL's")
         db.session.execute(text("ANALYZE orders"))
-        order_queries._samples.clear()
-        shares = order_queries._trigram_shares()
+        trigram_search._samples.clear()
+        shares = trigram_search.shares_of("orders", "common_name")
         db.session.rollback()
     assert shares["exa"] == pytest.approx(1.0)         # every name has "example"
     assert shares["hos"] == pytest.approx(0.9)         # all but "other.example.org"
