@@ -106,9 +106,11 @@ def _install_status_fast_path(app: Flask) -> None:
     if not app.config["STATUS_FAST_PATH"] or not app.secret_key:
         return
     from app.services.status_fragments import PollReader
+    from app.web.poll_batching import batching
     from app.web.status_fast_path import StatusFastPath
 
-    app.wsgi_app = StatusFastPath(app.wsgi_app, app, PollReader(_poll_engine(app)))  # type: ignore[method-assign]
+    polls = batching(PollReader(_poll_engine(app)))
+    app.wsgi_app = StatusFastPath(app.wsgi_app, app, polls)  # type: ignore[method-assign]
 
 
 def _poll_engine(app: Flask) -> Engine:

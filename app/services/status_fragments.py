@@ -28,7 +28,6 @@ Correctness rules:
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -71,11 +70,18 @@ _FINGERPRINT = """o.status, o.external_id, o.next_check_at, o.checks,
   (SELECT count(a.acknowledged_at) FROM certificate_alerts a WHERE a.order_id = o.id)"""
 
 _ORDER_FINGERPRINT_SQL = f"SELECT {_FINGERPRINT} FROM orders o WHERE o.id = :order_id"  # noqa: S608 (constants)
-_POLL_SQL = f"""SELECT s.id, s.created_at, s.last_seen_at, s.ended_at, u.enabled,
-  u.must_change_password, {_FINGERPRINT}
-FROM user_sessions s JOIN users u ON u.id = s.user_id
-  LEFT OUTER JOIN orders o ON o.id = :order_id
-WHERE s.token_hash = :token_hash"""  # noqa: S608 (constants; the values are bound)
+# The fast path's read of many polls at once: each (session token's hash, order id) with
+# its position. PostgreSQL takes the asks as two arrays (one statement text whatever their
+# number, so it stays prepared); SQLite as a VALUES list.
+_POLLS_FROM = """SELECT q.i, s.id, s.created_at, s.last_seen_at, s.ended_at, u.enabled,
+  u.must_change_password, {fingerprint}
+FROM {asks}
+  JOIN user_sessions s ON s.token_hash = q.token_hash JOIN users u ON u.id = s.user_id
+  LEFT OUTER JOIN orders o ON o.id = q.order_id"""
+_POLLS_SQL_POSTGRESQL = _POLLS_FROM.format(
+    fingerprint=_FINGERPRINT,
+    asks="unnest(%(token_hashes)s::text[], %(order_ids)s::uuid[]) WITH ORDINALITY "
+         "AS q(token_hash, order_id, i)")
 
 _ORDER_FINGERPRINT = text(_ORDER_FINGERPRINT_SQL).bindparams(
     bindparam("order_id", type_=Uuid()))
@@ -115,18 +121,19 @@ def _same(value: object) -> object:
 
 
 class PollReader:
-    """Runs the poll's query on a raw DBAPI connection of ``engine``'s pool: the fast path
+    """Runs the polls' query on a raw DBAPI connection of ``engine``'s pool: the fast path
     runs it thousands of times a second, and SQLAlchemy's statement execution and result
     objects cost as much as the round trip. Parameters and the session's timestamps go
-    through SQLAlchemy's own type processors, so both backends read the same values."""
+    through SQLAlchemy's own type processors, so both backends read the same values.
+    ``read_many`` answers many polls with one statement (``web/poll_batching.py`` gathers
+    a gevent worker's concurrent polls); ``read`` is one of them."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         dialect = engine.dialect
         #: What a failed read raises: the pool's errors and the driver's.
         self.errors: tuple[type[Exception], ...] = (SQLAlchemyError, dialect.loaded_dbapi.Error)
-        named = "%(\\1)s" if dialect.paramstyle == "pyformat" else ":\\1"
-        self.sql = re.sub(r":(order_id|token_hash)\b", named, _POLL_SQL)
+        self.postgresql = dialect.name == "postgresql"
         self.uuid_param = Uuid().dialect_impl(dialect).bind_processor(dialect) or _same
         self.timestamp = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None) \
             or _same
@@ -136,24 +143,49 @@ class PollReader:
         """The cookie's session (by its token's hash), whether the route would take it
         without writing, and the order's fingerprint — one round trip. None: no such
         session."""
+        return self.read_many([(token_hash, order_id)], now, limits)[0]
+
+    def read_many(self, asks: Sequence[tuple[str, uuid.UUID]], now: datetime,
+                  limits: Limits) -> list[Poll | None]:
+        """``read`` for each (token hash, order id) of ``asks``, in order, in one round
+        trip."""
+        sql, params = self._statement(asks)
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(self.sql, {"order_id": self.uuid_param(order_id),
-                                      "token_hash": token_hash})
-            row = cursor.fetchone()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
             cursor.close()
         finally:
             connection.close()  # back to the pool
-        if row is None:
-            return None
+        polls: list[Poll | None] = [None] * len(asks)
+        for row in rows:
+            polls[int(row[0]) - 1] = self._poll(row[1:], now, limits)
+        return polls
+
+    def _statement(self, asks: Sequence[tuple[str, uuid.UUID]]
+                   ) -> tuple[str, dict[str, object] | tuple[object, ...]]:
+        if self.postgresql:
+            return _POLLS_SQL_POSTGRESQL, {
+                "token_hashes": [token_hash for token_hash, _ in asks],
+                "order_ids": [self.uuid_param(order_id) for _, order_id in asks]}
+        values = ", ".join("(?, ?, ?)" for _ in asks)
+        sql = _POLLS_FROM.format(
+            fingerprint=_FINGERPRINT,
+            asks="(SELECT column1 AS i, column2 AS token_hash, column3 AS order_id "  # noqa: S608
+                 f"FROM (VALUES {values})) AS q")  # (placeholders only)
+        params = tuple(value for i, (token_hash, order_id) in enumerate(asks, start=1)
+                       for value in (i, token_hash, self.uuid_param(order_id)))
+        return sql, params
+
+    def _poll(self, row: Sequence[object], now: datetime, limits: Limits) -> Poll:
         session_id, enabled, must_change = row[0], row[4], row[5]
         created, last_seen, ended = (self.timestamp(v) for v in row[1:4])
         usable = (ended is None and bool(enabled) and not must_change
                   and sessions.end_reason(created, last_seen, now, limits) is None
                   and not sessions.needs_touch(last_seen, now))
-        return Poll(session_id=session_id, session_usable=usable,
-                    fingerprint=_fingerprint(row[6:]))
+        return Poll(session_id=int(session_id),  # type: ignore[call-overload]
+                    session_usable=usable, fingerprint=_fingerprint(row[6:]))
 
 
 def keep(redis_url: str, order_id: uuid.UUID, session_id: int, fingerprint: str,

@@ -32,6 +32,7 @@ from app.models.base import utcnow
 from app.services import status_fragments
 from app.services.sessions import Limits
 from app.web.headers import HSTS, SECURITY_HEADERS
+from app.web.poll_batching import BatchedPollReader
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class StatusFastPath:
     def __init__(self, wsgi_app: WsgiApp, app: Flask,
-                 polls: status_fragments.PollReader) -> None:
+                 polls: status_fragments.PollReader | BatchedPollReader) -> None:
         self.wsgi_app = wsgi_app
         self.polls = polls
         self.redis_url: str = app.config["REDIS_URL"]
