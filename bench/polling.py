@@ -9,14 +9,18 @@ user's per request):
 
 - ``c64``:       ``wrk -c 64`` flat out for ``--seconds`` — responses/s (``poll_rps_c64``);
 - ``2000 tabs``: ``wrk -c 2000`` with a Lua ``delay()`` of 1,000 ms, so each connection
-  sends about one request a second, like an open tab — p99 latency
-  (``poll_p99_ms_2000_tabs``) and the rate actually served.
+  sends one request a second, like an open tab — p99 latency
+  (``poll_p99_ms_2000_tabs``) and the rate actually served. Each tab starts at a random
+  moment of its first second (``--phase random``, as tabs opened by people are);
+  ``--phase together`` starts them all at once, so all 2,000 poll in the same few
+  milliseconds every second (a burst, not a rate).
 
 Goals (the scale issue): ≥ 3,000 responses/s at ``-c 64``; p99 ≤ 50 ms for 2,000 tabs.
 Ends with one JSON line (also ``worker_class``, errors, load average).
 
     .venv/bin/python bench/polling.py [--database-url URL] [--redis-url URL]
         [--worker-class gevent|gthread|sync] [--seconds N] [--tabs N]
+        [--phase random|together]
 """
 from __future__ import annotations
 
@@ -47,18 +51,39 @@ PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 GOAL_RPS_C64 = 3000.0
 GOAL_P99_MS_TABS = 50.0
+WRK_THREADS = 2
 
 # wrk's Lua hooks: a random order per request, optionally a pause before each request of
-# a connection (delay() in ms), and a JSON summary from done().
+# a connection (delay() in ms), and a JSON summary from done(). wrk calls delay() before a
+# connection's first request too; with ``phase = "random"`` each connection's first pause
+# is a random part of the period (tabs are opened at different moments, as real ones are),
+# then every pause is the period. ``"together"``: every connection starts at once, so the
+# tabs stay in step — every second all of them poll within a few milliseconds.
 LUA = """
 local paths = {%(paths)s}
 local pause = %(pause)d
-math.randomseed(os.time())
+local random_phase = %(random_phase)s
+local per_thread = %(per_thread)d
+local started = 0
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+init = function(args)
+  math.randomseed(os.time() * 100 + (thread_number or 0))
+end
 request = function()
   return wrk.format("GET", paths[math.random(#paths)])
 end
 if pause > 0 then
-  delay = function() return pause end
+  delay = function()
+    if random_phase and started < per_thread then
+      started = started + 1
+      return math.random(0, pause - 1)
+    end
+    return pause
+  end
 end
 done = function(summary, latency, requests)
   local errors = summary.errors
@@ -161,11 +186,13 @@ def session_cookie(base: str, email: str = USER) -> str:
 
 
 def wrk(base: str, cookie: str, paths: list[str], connections: int, seconds: int,
-        pause_ms: int, workdir: Path) -> dict[str, Any]:
-    script = workdir / f"poll-{connections}-{pause_ms}.lua"
+        pause_ms: int, workdir: Path, phase: str = "random") -> dict[str, Any]:
+    script = workdir / f"poll-{connections}-{pause_ms}-{phase}.lua"
     script.write_text(LUA % {"paths": ", ".join(f'"{p}"' for p in paths),
-                             "pause": pause_ms})
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
+                             "pause": pause_ms,
+                             "random_phase": "true" if phase == "random" else "false",
+                             "per_thread": -(-connections // WRK_THREADS)})
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", "10s", "-s", str(script), "-H", f"Cookie: {cookie}",
                "-H", "HX-Request: true", base]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -206,7 +233,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load_c64 = loadavg()
         c64 = wrk(base, cookie, paths, 64, args.seconds, 0, workdir)
         load_tabs = loadavg()
-        tabs = wrk(base, cookie, paths, args.tabs, args.seconds * 2, 1000, workdir)
+        tabs = wrk(base, cookie, paths, args.tabs, args.seconds * 2, 1000, workdir,
+                   args.phase)
     finally:
         stop(proc)
     print(f"\n{'run':<12} {'resp/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
@@ -226,7 +254,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             + tabs["socket_errors"],
             "worker_class": args.worker_class, "web_workers": workers,
             "orders": args.orders, "database": "postgresql", "cores": cpu_count(),
-            "loadavg_1m_c64": load_c64, "loadavg_1m_tabs": load_tabs}
+            "tabs_phase": args.phase, "loadavg_1m_c64": load_c64,
+            "loadavg_1m_tabs": load_tabs}
 
 
 def main() -> None:
@@ -239,6 +268,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--orders", type=int, default=1000, help="open orders polled")
     parser.add_argument("--tabs", type=int, default=2000)
+    parser.add_argument("--phase", choices=("random", "together"), default="random",
+                        help="tabs opened at random moments of the second (default), or "
+                             "all at once, polling in step")
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):

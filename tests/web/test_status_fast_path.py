@@ -182,6 +182,19 @@ def test_what_the_layer_does_not_recognise_goes_to_the_route(app, client, setup)
     assert _ask(layer, app.test_client(), order_id)[0].startswith("599")  # no cookie
 
 
+def test_a_verified_cookie_is_remembered_until_it_is_too_old(app, client, setup):
+    order_id, layer = _answered_by_fast_path(app, client, setup)
+    cookie = client.get_cookie("session").value
+    token, signed_at = layer._tokens[cookie]
+    assert _ask(layer, client, order_id)[0] == "200 OK"       # from the remembered check
+    layer._tokens[cookie] = (token, signed_at - layer.cookie_max_age - 1)
+    assert _ask(layer, client, order_id)[0].startswith("599")  # past its age: the route
+    forged = app.test_client()
+    forged.set_cookie("session", cookie[:-2] + "xx")           # never remembered
+    assert _ask(layer, forged, order_id)[0].startswith("599")
+    assert cookie[:-2] + "xx" not in layer._tokens
+
+
 def test_without_redis_the_route_answers(app, client, setup):
     order_id = _submit(app, "u1@example.com", issuer=setup)
     login(client, "u1@example.com")
