@@ -14,20 +14,15 @@ values says (``pg_stats``). docs/performance.md, "Orders page search".
 Elsewhere (SQLite) the search is a plain ``LIKE`` on the expression."""
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping, Sequence
 
 from sqlalchemy import ColumnElement, and_, func, text
 
+from app.domain.trigrams import index_pattern, trigram_shares
 from app.extensions import db
 
-#: A trigram that at least this share of the names has is left to the check.
-COMMON_TRIGRAM_SHARE = 0.1
 #: The sample of names is read again after this many seconds (ANALYZE refreshes it).
 SAMPLE_SECONDS = 300.0
-#: pg_trgm's words: runs of letters and digits.
-_WORD = re.compile(r"[^\W_]+")
 _samples: dict[tuple[str, str, str], tuple[float, dict[str, float]]] = {}
 
 
@@ -42,68 +37,6 @@ def contains(expression: ColumnElement[str], needle: str, stats_table: str,
         if pattern is not None:
             return and_(expression.like(pattern), func.strpos(expression, needle) > 0)
     return expression.contains(needle, autoescape=True)
-
-
-def index_pattern(needle: str, shares: Mapping[str, float]) -> str | None:
-    """The LIKE pattern to search the trigram index with for ``needle``, given the share of
-    names that have each trigram: the longest pieces of the needle's words whose trigrams
-    all have a share below COMMON_TRIGRAM_SHARE, in order, with ``%`` around each. None
-    (search with the needle itself) when none of the needle's trigrams is common, when
-    nothing is known (no statistics yet), or when no piece is left (pg_trgm would then read
-    the whole index). Every name that contains the needle contains these pieces in this
-    order without overlap, so the pattern only narrows what to check."""
-    if not shares or all(shares.get(t, 0.0) < COMMON_TRIGRAM_SHARE
-                         for t in _like_trigrams(needle)):
-        return None
-    pieces: list[str] = []
-    for match in _WORD.finditer(needle):
-        word, free = match.group(), 0  # free: where the next piece may start in the word
-        rare = [shares.get(word[i:i + 3], 0.0) < COMMON_TRIGRAM_SHARE
-                for i in range(len(word) - 2)]
-        i = 0
-        while i < len(rare):
-            if not rare[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(rare) and rare[j + 1]:
-                j += 1
-            first, end = max(i, free), j + 3
-            if end - first >= 3:
-                pieces.append(word[first:end])
-                free = end
-            i = j + 1
-    if not pieces:
-        return None
-    return "%" + "%".join(pieces) + "%"  # letters and digits only: nothing to escape
-
-
-def _like_trigrams(needle: str) -> set[str]:
-    """The trigrams pg_trgm searches for ``LIKE '%needle%'``: a word's padding only where a
-    non-word character bounds it inside the needle."""
-    found: set[str] = set()
-    for match in _WORD.finditer(needle):
-        padded = ("  " if match.start() > 0 else "") + match.group() + \
-            (" " if match.end() < len(needle) else "")
-        found.update(padded[i:i + 3] for i in range(len(padded) - 2))
-    return found
-
-
-def trigram_shares(sample: Sequence[tuple[str, float]]) -> dict[str, float]:
-    """The weighted share of the ``sample`` names (name, weight) that have each trigram, as
-    pg_trgm makes them (lower case; each word padded with two spaces before, one after)."""
-    total = sum(weight for _, weight in sample)
-    shares: dict[str, float] = {}
-    if total <= 0:
-        return shares
-    for name, weight in sample:
-        trigrams = set()
-        for word in _WORD.findall(name.lower()):
-            padded = f"  {word} "
-            trigrams.update(padded[i:i + 3] for i in range(len(padded) - 2))
-        for trigram in trigrams:
-            shares[trigram] = shares.get(trigram, 0.0) + weight / total
-    return shares
 
 
 def shares_of(table: str, column: str) -> dict[str, float]:

@@ -16,6 +16,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import gevent
+from gevent import monkey
+from gevent.event import AsyncResult
+
 from app.models.base import utcnow
 from app.services.sessions import Limits
 from app.services.status_fragments import Poll, PollReader
@@ -29,9 +33,6 @@ class BatchedPollReader:
     flight and answers them with one ``read_many``. One reading greenlet at a time."""
 
     def __init__(self, reader: PollReader, max_batch: int = MAX_BATCH) -> None:
-        from gevent.event import AsyncResult
-
-        self._result = AsyncResult
         self.reader = reader
         self.errors = reader.errors
         self.max_batch = max_batch
@@ -40,9 +41,8 @@ class BatchedPollReader:
 
     def read(self, token_hash: str, order_id: uuid.UUID, now: datetime,
              limits: Limits) -> Poll | None:
-        import gevent
-
-        answer = self._result()
+        """As ``PollReader.read``; ``now`` is taken when the batch is read."""
+        answer = AsyncResult()
         self._waiting.append((token_hash, order_id, answer))
         if not self._reading:
             self._reading = True
@@ -70,8 +70,4 @@ class BatchedPollReader:
 def batching(reader: PollReader) -> PollReader | BatchedPollReader:
     """The reader the fast path should use in this process: batched under gevent (its
     sockets patched, as gunicorn's gevent workers do before loading the app)."""
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover (gevent is a requirement)
-        return reader
     return BatchedPollReader(reader) if monkey.is_module_patched("socket") else reader

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from app.domain.trigrams import trigram_shares
 from app.extensions import db
 from app.models import User
 from app.services import certificates, trigram_search
 from app.services.certificates import CertificateFilters
-from app.services.trigram_search import trigram_shares
 from tests.web.test_certificates import ADMIN, ALICE, clone, issue, make_world
 
 #: (common name, SANs); the issued certificate adds www.example.com / api.example.com.

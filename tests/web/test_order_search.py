@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select, text
 
+from app.domain.trigrams import index_pattern, trigram_shares
 from app.extensions import db
 from app.models import Order, User
 from app.models.base import utcnow
 from app.models.providers import Provider
 from app.services import order_queries, trigram_search
 from app.services.order_queries import OrderFilters
-from app.services.trigram_search import index_pattern, trigram_shares
 from tests.conftest import login, make_user
 
 NAMES = (

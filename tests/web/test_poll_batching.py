@@ -106,7 +106,7 @@ def test_a_failed_read_fails_every_poll_of_its_batch(app, asks) -> None:
         greenlets = [gevent.spawn(batched.read, h, o, utcnow(), LIMITS) for h, o in asks[:3]]
         gevent.joinall(greenlets)
         assert all(isinstance(g.exception, batched.errors) for g in greenlets)
-        assert batched.read.__self__._reading is False  # the next poll reads again
+        assert batched._reading is False  # the next poll reads again
 
 
 def test_only_a_gevent_worker_batches(app) -> None:
