@@ -79,6 +79,11 @@ class Certificate(db.Model):
         return "expired" if self.not_after <= utcnow() else "active"
 
     @property
+    def other_sans(self) -> list[str]:
+        """The SANs besides the common name (what a listing shows next to it)."""
+        return [name for name in self.sans if name != self.common_name]
+
+    @property
     def days_left(self) -> int:
         return (self.not_after - utcnow()).days
 

@@ -54,8 +54,12 @@ class CertificateLocation(db.Model):
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return endpoint_of(self.host, self.port)
+
+
+def endpoint_of(host: str, port: int) -> str:
+    """``host:port`` as people write it (an IPv6 address in brackets)."""
+    return f"{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class ScanTarget(db.Model):
@@ -132,8 +136,7 @@ class ScanResult(db.Model):
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return endpoint_of(self.host, self.port)
 
     @property
     def changed(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,13 +23,14 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only
 
 from app.domain.roles import Permission
 from app.extensions import db
-from app.models import Certificate, CertificateAuthority, User
+from app.models import Certificate, CertificateAuthority, CertificateLocation, User
 from app.models.base import utcnow
 from app.models.certificates import SOURCE_DISCOVERED, SOURCE_MANAGED
+from app.models.discovery import endpoint_of
 from app.pki.bundles import chain_pem, fullchain_pem, pkcs7_bundle
 from app.pki.encoding import certificate_to_der, load_certificate_pem
 from app.pki.errors import PkiError
@@ -141,13 +142,49 @@ def search_text() -> ColumnElement[str]:
 
 # ---- listing ------------------------------------------------------------------------------
 
+# What a row of the inventory shows (and its cursor needs). The PEMs, the wrapped key and
+# the revocation details stay in the database; touching another column raises (a test
+# catches a template that starts to need one, rather than 25 lazy loads per page).
+LISTED_COLUMNS = (Certificate.id, Certificate.source, Certificate.common_name,
+                  Certificate.sans, Certificate.issuer_dn, Certificate.issuer_ca_id,
+                  Certificate.provider, Certificate.algorithm, Certificate.not_after,
+                  Certificate.revoked, Certificate.created_at, Certificate.last_seen_at)
+
+
 def page_of_certificates(viewer: User, filters: CertificateFilters, cursor: str | None,
                          size: int) -> tuple[list[Certificate], str | None]:
     """Newest first by (created_at, id); returns the page and the cursor of the next (older)
-    page. An unreadable cursor shows the first page."""
-    query = select(Certificate).options(selectinload(Certificate.locations))
+    page. An unreadable cursor shows the first page. Only ``LISTED_COLUMNS`` are loaded;
+    where each was seen is ``where_seen``'s."""
+    query = select(Certificate).options(load_only(*LISTED_COLUMNS, raiseload=True))
     return newest_first(_filtered(_scoped(query, viewer), filters),
                         Certificate.created_at, Certificate.id, cursor, size)
+
+
+@dataclass(frozen=True)
+class SeenAt:
+    """Where discovery last saw a certificate served, and at how many endpoints in all."""
+    latest_endpoint: str
+    endpoints: int
+
+
+def where_seen(certificate_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, SeenAt]:
+    """For an inventory page: each listed certificate's endpoints in one small query
+    (certificates never seen by discovery are absent)."""
+    ids = list(certificate_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(CertificateLocation.certificate_id, CertificateLocation.host,
+               CertificateLocation.port)
+        .where(CertificateLocation.certificate_id.in_(ids))
+        .order_by(CertificateLocation.last_seen_at.desc(), CertificateLocation.id.desc()))
+    latest: dict[uuid.UUID, str] = {}
+    counts: dict[uuid.UUID, int] = {}
+    for certificate_id, host, port in rows:
+        latest.setdefault(certificate_id, endpoint_of(host, port))
+        counts[certificate_id] = counts.get(certificate_id, 0) + 1
+    return {key: SeenAt(endpoint, counts[key]) for key, endpoint in latest.items()}
 
 
 def has_any(viewer: User) -> bool:

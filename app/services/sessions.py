@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import User, UserSession
@@ -85,16 +86,21 @@ def start(user: User, ip: str | None, user_agent: str | None) -> str:
 def resolve(token: str) -> tuple[User, UserSession] | None:
     """The user and live session a cookie's token stands for, else None. A session found
     idle or past its lifetime is ended here; a live one has its last activity updated."""
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
-    if row is None or row.ended_at is not None:
+    # One statement for the session and its user (this runs on every request); the user's
+    # domains load only when a page asks for them (an administrator's pages never do).
+    found = db.session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _hash(token))
+        .options(lazyload(User.domains))).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.ended_at is not None:
         return None
     now = utcnow()
     reason = end_reason(row.created_at, row.last_seen_at, now, limits())
     if reason:
         end(row, reason)
-        return None
-    user = db.session.get(User, row.user_id)
-    if user is None:
         return None
     if needs_touch(row.last_seen_at, now):
         row.last_seen_at = now

@@ -23,8 +23,30 @@ from app.domain.roles import ROLE_LABELS, Permission, Role
 ALLOWED_WHILE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "clm.favicon"}
 
 
+# URLs that depend on nothing but the endpoint (the menu's ~25 links, the static files),
+# built once per script root: every page's layout asks for them again.
+_FIXED_URLS: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
+MAX_FIXED_URLS = 512
+
+
+def fixed_url_for(endpoint: str, **values: object) -> str:
+    """``url_for`` for templates: remembered when the URL can only ever be the same —
+    an absolute endpoint with no values but a static file's name; anything else (ids,
+    query strings, ``_external``, blueprint-relative names) is built each time."""
+    if endpoint.startswith(".") or any(key != "filename" or not isinstance(value, str)
+                                       for key, value in values.items()):
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, tuple(values.items()))  # type: ignore[arg-type]
+    url = _FIXED_URLS.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(_FIXED_URLS) < MAX_FIXED_URLS:
+            _FIXED_URLS[key] = url
+    return url
+
+
 def register_template_helpers(app: Flask) -> None:
-    app.jinja_env.globals.update(Permission=Permission)
+    app.jinja_env.globals.update(Permission=Permission, url_for=fixed_url_for)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["role_label"] = lambda r: ROLE_LABELS.get(Role(r), r)
     app.jinja_env.filters["days_left"] = days_left

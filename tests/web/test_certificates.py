@@ -7,10 +7,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
-from app.models import Certificate, CertificateAuthority, User
+from app.models import Certificate, CertificateAuthority, CertificateLocation, User
 from app.models.base import utcnow
 from app.services.intake import request_from_values
 from app.services.orders import submit_order
@@ -110,6 +110,50 @@ def test_list_row_shows_the_inventory_columns(app, alice_cert) -> None:
     assert "Test Issuing" in row and "Local PKI" in row and "ECDSA P-256" in row
     assert "89 days left" in row and re.search(r"\d{4}-\d{2}-\d{2}", row)  # expiry
     assert 'badge-active">active' in row and "Issued here" in row
+
+
+def test_list_row_says_where_discovery_last_saw_the_certificate(app, alice_cert) -> None:
+    """The newest of its endpoints and how many more; IPv6 in brackets; a certificate
+    never seen by discovery says nothing."""
+    seen = clone(app, alice_cert, common_name="seen.example.com", sans=["seen.example.com"],
+                 source="discovered")
+    with app.app_context():
+        now = utcnow()
+        for minutes, host in ((30, "old.example.com"), (1, "2001:db8::7"),
+                              (10, "mid.example.com")):
+            db.session.add(CertificateLocation(
+                certificate_id=uuid.UUID(seen), host=host, port=8443,
+                first_seen_at=now - timedelta(minutes=minutes),
+                last_seen_at=now - timedelta(minutes=minutes)))
+        db.session.commit()
+    html = client_for(app, ADMIN).get("/certificates/").get_data(as_text=True)
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r'<tr data-certificate="([^"]+)">(.*?)</tr>', html, re.S)}
+    assert re.search(r'data-field="locations">on \[2001:db8::7\]:8443 \+2 more<', rows[seen])
+    assert 'data-field="locations"' not in rows[alice_cert]
+
+
+def test_a_page_of_the_inventory_costs_four_statements(app, alice_cert) -> None:
+    """Login (session and user in one), the page, where its rows were seen, the issuers;
+    however many rows the page holds."""
+    for index in range(30):
+        clone(app, alice_cert, common_name=f"n{index}.example.com")
+    client = client_for(app, ADMIN)
+    client.get("/certificates/")
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        html = client.get("/certificates/").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(_names(html)) == 25
+    assert len(statements) == 4, statements
 
 
 def test_each_filter_and_the_search(app, alice_cert) -> None:

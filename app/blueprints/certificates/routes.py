@@ -59,7 +59,8 @@ def index() -> Response:
     issuers = certificates.issuers(current_user)
     return no_store(render_page(
         "certificates/index.html", "certificates/_results.html", certificates=rows,
-        next_cursor=next_cursor, filters=filters, first_page=not request.args.get("before"),
+        seen=certificates.where_seen(row.id for row in rows), next_cursor=next_cursor,
+        filters=filters, first_page=not request.args.get("before"),
         issuers=issuers, issuer_names=dict(issuers), statuses=certificates.STATUSES,
         sources=certificates.SOURCES, labels=ALGORITHM_LABELS,
         has_any=bool(rows) or certificates.has_any(current_user)))
