@@ -7,6 +7,7 @@ import sys
 
 from app import create_app
 from app.config import ConfigurationError
+from app.gc_tuning import freeze_startup_heap
 from app.jobs.scheduler_thread import SchedulerThread
 from app.jobs.worker import build_worker
 from app.pki import lint
@@ -30,6 +31,7 @@ if __name__ == "__main__":
         ensure_worker_key()
     # pkilint's validators are built once per process (~2 s): before the first job.
     lint.warm_up()
+    freeze_startup_heap()  # the app's and pkilint's objects leave the collector's walks
     # The first tick runs the sweep of this period unless another worker did: it also
     # picks up work recorded while Redis was unreachable.
     SchedulerThread(app).start()

@@ -15,5 +15,7 @@ if refusal:
     sys.exit(3)
 
 from app import create_app  # noqa: E402  (only once the environment is acceptable)
+from app.gc_tuning import freeze_startup_heap  # noqa: E402
 
 app = create_app()
+freeze_startup_heap()  # the app's start-up objects leave the collector's walks
