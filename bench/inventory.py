@@ -15,7 +15,8 @@ the Flask test client as an administrator (who sees every certificate), server s
 
 and the expiry scan over all of them (``expiry.scan``: every threshold, the alerts and
 the bookkeeping, in one transaction; no SMTP or webhook is configured), then a second scan
-(which must raise nothing).
+(which must raise nothing), then the home page ``/`` with the scan's alerts in place
+(``p95_ms_home``: the platform's counts and the administrator's own lists).
 
 Goal (issue 14): p95 ≤ 50 ms for each view, the scan under 60 s. Prints a table and ends
 with one JSON line (``p95_ms_first_page``, ``p95_ms_filtered``, ``p95_ms_search``,
@@ -208,6 +209,22 @@ def run(url: str, certificates: int, iterations: int, reuse: bool) -> dict[str, 
         figures[f"p50_ms_{name}"] = round(result["median"], 2)
         figures[f"cpu_p95_ms_{name}"] = round(result["cpu_p95"], 2)
     figures.update(time_scans(app))
+    # The home page (an administrator's: platform counts and their own lists) once the
+    # scan's alerts exist; VACUUM first, as autovacuum would after the scan's inserts
+    # (the counts are index-only scans, which need the visibility map).
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context(), db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("VACUUM ANALYZE certificate_alerts"))
+    home = measure(client, "/", iterations, "Expiring within")
+    print(f"{'home':<12} {home['median']:>10.2f} {home['p95']:>8.2f} "
+          f"{home['cpu_median']:>8.2f} {home['cpu_p95']:>8.2f}  (after the scan; "
+          f"not an inventory view)")
+    figures.update(p95_ms_home=round(home["p95"], 2), p50_ms_home=round(home["median"], 2),
+                   cpu_p95_ms_home=round(home["cpu_p95"], 2))
     worst = max(figures[f"p95_ms_{name}"] for name in views)
     met = worst <= GOAL_P95_MS and figures["expiry_scan_s"] < GOAL_SCAN_S
     print(f"\nGOAL {'MET' if met else 'MISSED'}: worst p95 {worst:.1f} ms (goal ≤ "

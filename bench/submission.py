@@ -14,13 +14,20 @@ line: ``submit_per_s`` (accepted orders per second, counted in the database),
 the database, errors and the load average. The courier's rate limit is switched off for
 the run (``COURIER_RATE_LIMIT_PER_MINUTE=0``).
 
+``--rate R`` paces the clients: R orders a second are offered on a fixed schedule (each
+of wrk's threads sends a request every ``threads * batch / R`` seconds on a free
+connection), so the latency is measured at a load, not at saturation, where 16 clients
+that each wait for their answer make the latency 16 / throughput by construction. A
+request sent more than 5 ms after its slot counts as late (``late_requests``; the
+latency wrk reports starts when a request is sent, so late requests would hide queueing).
+
 ``--profile K`` instead sends K calls (of ``--batch`` requests each) through the app in
 this process under cProfile (no gunicorn, no wrk) and prints where the server side's time
 goes: the functions with the most own and cumulative time, and SQL statements and
 CPU milliseconds per order.
 
     .venv/bin/python bench/submission.py [--database-url URL] [--redis-url URL]
-        [--clients 16] [--seconds 10] [--batch 0] [--profile 0]
+        [--clients 16] [--seconds 10] [--batch 0] [--rate 0] [--profile 0]
 """
 from __future__ import annotations
 
@@ -58,7 +65,35 @@ local prefix = "t"
 local threads = 0
 local all_threads = {}
 local batch = %(batch)d
+-- Paced (--rate): each thread sends on a fixed schedule, one request every interval_ms
+-- (wrk calls delay() before each request of a connection); 0: as fast as answers come.
+-- A request whose slot has passed goes at once and counts as late (late_ms: how far).
+local interval_ms = %(interval_ms)f
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+           int clock_gettime(int clock, bench_timespec *ts); ]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local next_slot = nil
 accepted = 0
+late = 0
+late_ms_max = 0
+delay = function()
+  if interval_ms <= 0 then return 0 end
+  local now = now_ms()
+  if next_slot == nil then next_slot = now + math.random() * interval_ms end
+  local slot = next_slot
+  next_slot = next_slot + interval_ms
+  if slot >= now then return slot - now end
+  if now - slot > 5 then
+    late = late + 1
+    if now - slot > late_ms_max then late_ms_max = now - slot end
+  end
+  return 0
+end
 local function item()
   counter = counter + 1
   return '{"common_name": "' .. prefix .. '-' .. counter .. '.example.com", ' ..
@@ -91,14 +126,19 @@ response = function(status, headers, body)
 end
 done = function(summary, latency, requests)
   local errors = summary.errors
-  local taken = 0
-  for _, thread in ipairs(all_threads) do taken = taken + thread:get("accepted") end
+  local taken, late_count, late_max = 0, 0, 0
+  for _, thread in ipairs(all_threads) do
+    taken = taken + thread:get("accepted")
+    late_count = late_count + thread:get("late")
+    late_max = math.max(late_max, thread:get("late_ms_max"))
+  end
   io.write(string.format(
     'WRKJSON {"requests": %%d, "accepted": %%d, "seconds": %%.3f, "p50_ms": %%.2f, ' ..
-    '"p99_ms": %%.2f, "non_2xx": %%d, "socket_errors": %%d}\\n',
+    '"p99_ms": %%.2f, "non_2xx": %%d, "socket_errors": %%d, "late": %%d, ' ..
+    '"late_ms_max": %%.1f}\\n',
     summary.requests, taken, summary.duration / 1e6, latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, errors.status,
-    errors.connect + errors.read + errors.write + errors.timeout))
+    errors.connect + errors.read + errors.write + errors.timeout, late_count, late_max))
 end
 """
 
@@ -180,12 +220,21 @@ def drained(app, quiet_seconds: float = 1.0, limit_seconds: float = 120.0) -> in
     return last
 
 
+WRK_THREADS = 2
+
+
 def drive(base: str, token: str, clients: int, seconds: int, batch: int,
-          workdir: Path) -> dict[str, Any]:
+          workdir: Path, rate: float = 0.0) -> dict[str, Any]:
+    """One wrk run; ``rate`` > 0 offers that many orders a second on a fixed schedule
+    (each of wrk's threads sends a request every ``threads * orders per request / rate``
+    seconds on whichever of its connections is free), else each client sends its next
+    request as soon as its answer is in."""
     path = "/api/v1/courier/certificates" + (":batch" if batch else "")
-    script = workdir / f"submit-{batch}.lua"
-    script.write_text(LUA % {"batch": batch, "path": path})
-    command = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
+    script = workdir / f"submit-{batch}-{rate:g}.lua"
+    interval_ms = WRK_THREADS * max(batch, 1) * 1000.0 / rate if rate > 0 else 0.0
+    script.write_text(LUA % {"batch": batch, "path": path, "interval_ms": interval_ms})
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds}s",
+               "--timeout", "10s",
                "-s", str(script), "-H", f"Authorization: Bearer {token}",
                "-H", "Content-Type: application/json", base]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -221,10 +270,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               else PROBE)
         if accepted_orders(probe, args.batch) != max(args.batch, 1):
             raise RuntimeError(f"the probe was not accepted whole: {probe.text}")
-        drive(base, token, args.clients, 3, args.batch, workdir)  # warm-up
+        drive(base, token, args.clients, 3, args.batch, workdir, args.rate)  # warm-up
         before = drained(app)
         load = loadavg()
-        result = drive(base, token, args.clients, args.seconds, args.batch, workdir)
+        result = drive(base, token, args.clients, args.seconds, args.batch, workdir,
+                       args.rate)
         load_after = loadavg()
         made = drained(app) - before
     finally:
@@ -240,6 +290,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"{result['seconds']:.1f} s: {result['accepted']} orders accepted ({made} written "
           f"with those in flight at the end), {per_s:.0f} orders/s, "
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms per request")
+    if args.rate:
+        print(f"paced at {args.rate:.0f} orders/s offered: {result['late']} requests sent "
+              f"more than 5 ms after their slot (at most {result['late_ms_max']:.0f} ms)")
     met = per_s >= GOAL_PER_S and result["p99_ms"] <= GOAL_P99_MS
     print(f"GOAL {'MET' if met else 'MISSED'}: {per_s:.0f} orders/s (goal ≥ "
           f"{GOAL_PER_S:.0f}), p99 {result['p99_ms']:.1f} ms (goal ≤ {GOAL_P99_MS:.0f})")
@@ -248,7 +301,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "requests": result["requests"], "orders_accepted": result["accepted"],
             "orders_written": made, "expected_orders": result["requests"] * per_item,
             "errors": result["non_2xx"] + result["socket_errors"],
-            "clients": args.clients, "worker_class": args.worker_class,
+            "clients": args.clients, "rate_offered": args.rate,
+            "late_requests": result["late"], "late_ms_max": result["late_ms_max"],
+            "worker_class": args.worker_class,
             "web_workers": workers, "database": "postgresql", "cores": cpu_count(),
             "loadavg_1m": load, "loadavg_1m_after": load_after}
 
@@ -340,6 +395,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=0.0, metavar="ORDERS_PER_S",
+                        help="offer this many orders a second on a fixed schedule "
+                             "(latency at a given load); default 0: each client sends "
+                             "again as soon as answered (the most the server takes)")
     parser.add_argument("--batch", type=int, default=0,
                         help="requests per POST /api/v1/courier/certificates:batch call, "
                              "1-100 (0: one request per POST /api/v1/courier/certificates)")

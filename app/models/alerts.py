@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -20,7 +20,15 @@ class CertificateAlert(db.Model):
 
     __tablename__ = "certificate_alerts"
     __table_args__ = (UniqueConstraint("request_key", "type", "policy_name", "rule",
-                                       name="uq_certificate_alerts_request_rule"),)
+                                       name="uq_certificate_alerts_request_rule"),
+                      # The home page's count of open alerts, from the index alone.
+                      Index("ix_certificate_alerts_open", "id",
+                            postgresql_where=text("acknowledged_at IS NULL"),
+                            sqlite_where=text("acknowledged_at IS NULL")),
+                      # A user's home: their newest open alerts, and how many.
+                      Index("ix_certificate_alerts_requester_open", "requester_user_id", "id",
+                            postgresql_where=text("acknowledged_at IS NULL"),
+                            sqlite_where=text("acknowledged_at IS NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(32), index=True)
