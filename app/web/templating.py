@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -32,9 +32,11 @@ MAX_FIXED_URLS = 512
 def fixed_url_for(endpoint: str, **values: object) -> str:
     """``url_for`` for templates: remembered when the URL can only ever be the same —
     an absolute endpoint with no values but a static file's name; anything else (ids,
-    query strings, ``_external``, blueprint-relative names) is built each time."""
-    if endpoint.startswith(".") or any(key != "filename" or not isinstance(value, str)
-                                       for key, value in values.items()):
+    query strings, ``_external``, blueprint-relative names, a template rendered outside a
+    request) is built each time."""
+    if (endpoint.startswith(".") or not has_request_context()
+            or any(key != "filename" or not isinstance(value, str)
+                   for key, value in values.items())):
         return url_for(endpoint, **values)
     key = (request.script_root, endpoint, tuple(values.items()))  # type: ignore[arg-type]
     url = _FIXED_URLS.get(key)

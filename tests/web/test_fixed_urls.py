@@ -30,6 +30,14 @@ def test_urls_with_values_are_built_each_time(app: Flask) -> None:
     assert templating._FIXED_URLS == {}
 
 
+def test_outside_a_request_nothing_is_remembered(app: Flask) -> None:
+    templating._FIXED_URLS.clear()
+    app.config["SERVER_NAME"] = "platform.example"
+    with app.app_context():
+        assert fixed_url_for("orders.index") == "http://platform.example/orders/"
+    assert templating._FIXED_URLS == {}
+
+
 def test_the_memory_is_bounded(app: Flask, monkeypatch) -> None:
     templating._FIXED_URLS.clear()
     monkeypatch.setattr(templating, "MAX_FIXED_URLS", 2)
