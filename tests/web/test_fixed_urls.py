@@ -30,9 +30,10 @@ def test_urls_with_values_are_built_each_time(app: Flask) -> None:
     assert templating._FIXED_URLS == {}
 
 
-def test_outside_a_request_nothing_is_remembered(app: Flask) -> None:
+def test_outside_a_request_nothing_is_remembered(app: Flask, monkeypatch) -> None:
     templating._FIXED_URLS.clear()
-    app.config["SERVER_NAME"] = "platform.example"
+    # The app is the session's: the setting must go back (cookies follow SERVER_NAME).
+    monkeypatch.setitem(app.config, "SERVER_NAME", "platform.example")
     with app.app_context():
         assert fixed_url_for("orders.index") == "http://platform.example/orders/"
     assert templating._FIXED_URLS == {}
