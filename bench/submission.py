@@ -412,6 +412,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         sys.exit("the submission benchmark runs on PostgreSQL")
+    if args.rate < 0:
+        sys.exit("--rate takes orders per second above 0 (or 0: as fast as answered)")
     if not 0 <= args.batch <= 100:
         sys.exit("--batch takes 0 (no batch) or 1 to 100 requests per call")
     print(json.dumps(profile(args) if args.profile else run(args)))

@@ -13,6 +13,11 @@ ALERT_POLICY_HARD_FAIL = "policy_hard_fail"
 ALERT_POLICY_SOFT_FAIL = "policy_soft_fail"
 
 
+# Partial indexes over alerts nobody has acknowledged yet.
+_OPEN_ONLY = {"postgresql_where": text("acknowledged_at IS NULL"),
+              "sqlite_where": text("acknowledged_at IS NULL")}
+
+
 class CertificateAlert(db.Model):
     """Something about a request or certificate an operator should see. For policy
     violations ``request_key`` identifies the request (a wizard draft, an order, an API
@@ -22,13 +27,10 @@ class CertificateAlert(db.Model):
     __table_args__ = (UniqueConstraint("request_key", "type", "policy_name", "rule",
                                        name="uq_certificate_alerts_request_rule"),
                       # The home page's count of open alerts, from the index alone.
-                      Index("ix_certificate_alerts_open", "id",
-                            postgresql_where=text("acknowledged_at IS NULL"),
-                            sqlite_where=text("acknowledged_at IS NULL")),
+                      Index("ix_certificate_alerts_open", "id", **_OPEN_ONLY),
                       # A user's home: their newest open alerts, and how many.
                       Index("ix_certificate_alerts_requester_open", "requester_user_id", "id",
-                            postgresql_where=text("acknowledged_at IS NULL"),
-                            sqlite_where=text("acknowledged_at IS NULL")))
+                            **_OPEN_ONLY))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(32), index=True)

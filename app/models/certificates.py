@@ -18,6 +18,10 @@ SOURCE_MANAGED = "managed"
 SOURCE_DISCOVERED = "discovered"
 
 
+# Partial indexes over live (not revoked) certificates, as each database writes the test.
+_LIVE_ONLY = {"postgresql_where": text("revoked IS false"), "sqlite_where": text("revoked IS 0")}
+
+
 class Certificate(db.Model):
     """The inventory: one row per certificate, issued here (``managed``) or imported
     (``discovered``). At most one certificate per order (unique ``order_id``)."""
@@ -28,11 +32,10 @@ class Certificate(db.Model):
         Index("ix_certificates_issuer_serial", "issuer_ca_id", "serial_hex"),
         # The home page's "expiring within 30 days" count: an index-only range scan of
         # the live certificates, not a heap visit per certificate in the window.
-        Index("ix_certificates_live_not_after", "not_after",
-              postgresql_where=text("revoked IS false"), sqlite_where=text("revoked IS 0")),
+        Index("ix_certificates_live_not_after", "not_after", **_LIVE_ONLY),
         # A user's home: their own live certificates expiring soonest, and how many.
         Index("ix_certificates_owner_live_not_after", "owner_user_id", "not_after",
-              postgresql_where=text("revoked IS false"), sqlite_where=text("revoked IS 0")),
+              **_LIVE_ONLY),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.endpoints import endpoint_of
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
@@ -55,11 +56,6 @@ class CertificateLocation(db.Model):
     @property
     def endpoint(self) -> str:
         return endpoint_of(self.host, self.port)
-
-
-def endpoint_of(host: str, port: int) -> str:
-    """``host:port`` as people write it (an IPv6 address in brackets)."""
-    return f"{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class ScanTarget(db.Model):

@@ -25,12 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import load_only
 
+from app.domain.endpoints import endpoint_of
 from app.domain.roles import Permission
 from app.extensions import db
 from app.models import Certificate, CertificateAuthority, CertificateLocation, User
 from app.models.base import utcnow
 from app.models.certificates import SOURCE_DISCOVERED, SOURCE_MANAGED
-from app.models.discovery import endpoint_of
 from app.pki.bundles import chain_pem, fullchain_pem, pkcs7_bundle
 from app.pki.encoding import certificate_to_der, load_certificate_pem
 from app.pki.errors import PkiError
