@@ -508,6 +508,10 @@ def normalize_network(raw: str) -> str:
     return str(network)
 
 
+#: Every character an IPv4 or IPv6 literal can hold (digits, hex digits, dots, colons).
+_IP_LITERAL_CHARS = frozenset("0123456789abcdefABCDEF.:")
+
+
 def parse_ip(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """Parse a plain IP address literal, or return ``None`` if it is not one.
 
@@ -518,8 +522,11 @@ def parse_ip(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """
     if not isinstance(raw, str):
         return None
+    text = raw.strip()
+    if not _IP_LITERAL_CHARS.issuperset(text):
+        return None     # a name, not an address: no exception raised and caught twice
     try:
-        address = ipaddress.ip_address(raw.strip())
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:

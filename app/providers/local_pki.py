@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from app.domain.providers import BUILTIN
 from app.domain.request import CertificateRequest
@@ -31,6 +32,12 @@ class LocalPKIProvider(CertificateProvider):
 
     def submit(self, request: CertificateRequest,
                csr: x509.CertificateSigningRequest) -> SubmitResult:
+        return self.sign_public_key(request, csr.public_key())
+
+    def sign_public_key(self, request: CertificateRequest,
+                        public_key: CertificateIssuerPublicKeyTypes) -> SubmitResult:
+        """Sign ``request`` for ``public_key``: what :meth:`submit` does with the CSR's
+        key. The batch path calls it for a key the platform made (no CSR to build)."""
         issuer = self.host.issuing_ca(request.issuer_id)
         if issuer.certificate.not_valid_after_utc <= datetime.now(UTC):
             raise ProviderRejectedError("The issuing CA has expired.")
@@ -47,7 +54,7 @@ class LocalPKIProvider(CertificateProvider):
                 extended_key_usage=request.extended_key_usage,
                 validity_days=request.validity_days or 365,
                 digest=request.digest or "sha256")
-            certificate = issue_leaf(profile, csr.public_key(), issuer.certificate,
+            certificate = issue_leaf(profile, public_key, issuer.certificate,
                                      issuer.private_key, pointers=issuer.pointers)
         except LintRefused as exc:
             # The CA key signed nothing: the order fails with pkilint's findings.

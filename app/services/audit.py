@@ -25,8 +25,27 @@ def record(
     actor: User | None = None,
     actor_label: str | None = None,
 ) -> AuditEvent:
+    """An audit event, added to the session (written with the caller's transaction)."""
+    event = new_event(action, outcome=outcome, resource_type=resource_type,
+                      resource_id=resource_id, details=details, actor=actor,
+                      actor_label=actor_label)
+    db.session.add(event)
+    return event
+
+
+def new_event(
+    action: str,
+    *,
+    outcome: str = SUCCESS,
+    resource_type: str = "",
+    resource_id: object = "",
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    """:func:`record`'s event, not added to the session (a batch inserts many at once)."""
     actor = actor if actor is not None else _current_actor()
-    event = AuditEvent(
+    return AuditEvent(
         actor_id=actor.id if actor else None,
         actor_label=actor_label or (actor.email if actor else "system"),
         action=action,
@@ -36,8 +55,6 @@ def record(
         details=details or {},
         source_ip=request.remote_addr if has_request_context() else None,
     )
-    db.session.add(event)
-    return event
 
 
 def _current_actor() -> User | None:

@@ -9,13 +9,15 @@ submission). It
    naming one order exactly one gets it, on PostgreSQL and SQLite alike) and commits;
    orders that need the single path (another provider, a deployment, a renewal that
    revokes its predecessor) are left pending and run through ``process_order`` one by one;
-2. signs each claimed order in turn with the same re-assessment, key, CSR, provider and
-   checks as the single path (``issuance.sign_locally``; the policy index and domain rows
-   read once for the batch, the issuing CA's key opened once);
+2. signs each claimed order in turn with the same re-assessment, key, provider and checks
+   as the single path (``issuance.sign_locally``; the policy index and domain rows read
+   once for the batch, the issuing CA's key opened once; no CSR is built for a key the
+   platform makes: the Local PKI signs its public key);
 3. completes them in ONE transaction: one conditional UPDATE moves the orders still
    ``processing`` to ``complete`` (an order the sweeper took back meanwhile gets no
-   certificate), then multi-row INSERTs of their certificates, timeline entries, audit
-   events and webhook deliveries. ``certificates.order_id`` is unique: a second
+   certificate), then one INSERT executed for many rows each for their certificates,
+   timeline entries and audit events (``bulk_rows.insert_new``: no unit of work), and
+   the webhook deliveries. ``certificates.order_id`` is unique: a second
    certificate for an order cannot be stored. If the batch's transaction fails, each
    order is stored on its own (``issuance.store_issued``), so one bad row costs only itself;
 4. signs the new certificates' OCSP answers per issuing CA as one batch.
@@ -35,11 +37,12 @@ from sqlalchemy.orm import joinedload
 
 from app.domain.orders import OrderStatus, issued_in_batch
 from app.extensions import db
-from app.models import Order, Provider
+from app.models import AuditEvent, Order, Provider
 from app.models.base import utcnow
 from app.pki.key_encryption import KeyEncryptionKeyring
-from app.providers.base import CertificateProvider
+from app.providers.local_pki import LocalPKIProvider
 from app.services import alerts, issuance, provisioning, revocation_publishing, webhooks
+from app.services.bulk_rows import insert_new
 from app.services.intake import batch_preloaded
 from app.services.issuance import Signed
 from app.services.keyring import load_keyring
@@ -107,7 +110,7 @@ def _sign_all(keys: list[uuid.UUID]) -> tuple[list[Signed], list[tuple[uuid.UUID
                                 .options(joinedload(Order.provider))).unique().all()
     by_id = {o.id: o for o in orders}
     keyring = load_keyring()
-    providers: dict[uuid.UUID, CertificateProvider] = {}
+    providers: dict[uuid.UUID, LocalPKIProvider] = {}
     requesters: dict[tuple[object, ...], Requester | Exception] = {}
     signed: list[Signed] = []
     refused: list[tuple[uuid.UUID, Exception]] = []
@@ -120,12 +123,20 @@ def _sign_all(keys: list[uuid.UUID]) -> tuple[list[Signed], list[tuple[uuid.UUID
             try:
                 provider = providers.get(order.provider_id)
                 if provider is None:
-                    provider = providers[order.provider_id] = build_provider(order.provider)
+                    provider = providers[order.provider_id] = _local_pki(order)
                 signed.append(issuance.sign_locally(order, provider, keyring,
                                                     _requester(order, requesters)))
             except Exception as exc:  # judged per order by fail_for, as the single path
                 refused.append((key, exc))
     return signed, refused
+
+
+def _local_pki(order: Order) -> LocalPKIProvider:
+    """The order's provider: the Local PKI (``takes_batch`` let no other in)."""
+    provider = build_provider(order.provider)
+    if not isinstance(provider, LocalPKIProvider):
+        raise TypeError(f"order {order.id}: a batch issues only with the Local PKI")
+    return provider
 
 
 def _requester(order: Order, seen: dict[tuple[object, ...], Requester | Exception]
@@ -162,11 +173,13 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
             {order_id: issuance.issued_summary(row, None) for order_id, row in rows.items()},
             finished_at=utcnow(), error=None, next_check_at=None,
             pending_key_encrypted=None, lint_findings=None)
-        session.add_all(rows[s.order_id] for s in signed if s.order_id in moved)
+        insert_new([rows[s.order_id] for s in signed if s.order_id in moved])
         hooks = webhooks.subscribers("certificate.issued")
+        audit_events: list[AuditEvent] = []
         for s in signed:
             if s.order_id in moved:
-                issuance.announce_issue(s.order, rows[s.order_id], hooks)
+                issuance.announce_issue(s.order, rows[s.order_id], hooks, audit_events)
+        insert_new(audit_events)
         session.flush()
         alerts.link_to_certificates({order_id: rows[order_id].id for order_id in moved})
         session.commit()

@@ -15,8 +15,9 @@ from app.domain.roles import Permission
 from app.extensions import db
 from app.jobs.enqueue import enqueue
 from app.jobs.queue import enqueue_many
-from app.models import CertificateAlert, Order, OrderEvent, Provider, User
+from app.models import AuditEvent, CertificateAlert, Order, OrderEvent, Provider, User
 from app.services import alerts, audit
+from app.services.bulk_rows import insert_new
 from app.services.errors import NotFound, ServiceError, ValidationFailed
 from app.services.intake import Assessment, assess, batch_preloaded
 from app.services.issuers import check_complete_for_provider, with_default_provider
@@ -110,6 +111,7 @@ def _new_order(assessment: Assessment, requester: Requester, *, pathway: str,
                   requested_by_kind=requester.kind, csr_pem=csr_pem,
                   requested_by_courier_id=uuid.UUID(requester.id)
                   if requester.kind == "courier" else None)
+    order.provider = provider   # read by enqueue_issues, also on a batch's transient order
     if order_id is not None:
         order.id = order_id
     who = requested_by_text(requester.label, requester.kind, pathway)
@@ -117,6 +119,14 @@ def _new_order(assessment: Assessment, requester: Requester, *, pathway: str,
                                    message=f"Submitted by {who}"
                                    + (f" · {timeline_note}" if timeline_note else "")))
     return order
+
+
+def _first_event(order: Order) -> OrderEvent:
+    """The order's first timeline entry (``_new_order`` made it), pointing at the order by
+    its id for a batch's insert."""
+    event = order.events[0]
+    event.order_id = order.id
+    return event
 
 
 def _record_submission(order: Order, assessment: Assessment, requester: Requester, *,
@@ -135,10 +145,16 @@ def _record_warnings(order: Order, assessment: Assessment, requester: Requester,
 
 def _audit_submission(order: Order, assessment: Assessment, requester: Requester,
                       pathway: str) -> None:
-    audit.record("order.submit", resource_type="order", resource_id=order.id,
-                 actor_label=requester.display, details={
-                     "common_name": order.common_name, "pathway": pathway,
-                     "warnings": [v.code for v in assessment.soft]})
+    db.session.add(_submission_event(order, assessment, requester, pathway))
+
+
+def _submission_event(order: Order, assessment: Assessment, requester: Requester,
+                      pathway: str) -> AuditEvent:
+    """The ``order.submit`` audit event (not added to the session)."""
+    return audit.new_event("order.submit", resource_type="order", resource_id=order.id,
+                           actor_label=requester.display, details={
+                               "common_name": order.common_name, "pathway": pathway,
+                               "warnings": [v.code for v in assessment.soft]})
 
 
 # ---- many requests of one requester in one transaction --------------------------------------
@@ -190,14 +206,17 @@ def submit_orders(drafts: Sequence[OrderDraft], requester: Requester, *, pathway
     session = db.session()
     expire_on_commit = session.expire_on_commit
     try:
-        # One flush writes the orders, their first timeline entries and their audit
-        # events (a multi-row INSERT each). Rows that point at an order by a bare foreign
-        # key (soft-violation alerts, claims such as idempotency keys) follow in a second
-        # flush: the unit of work orders INSERTs by relationships, which they lack.
-        session.add_all(order for order, _, _ in accepted)
-        for order, assessment, _ in accepted:
-            _audit_submission(order, assessment, requester, pathway)
-        session.flush()
+        # The orders, their first timeline entries and their audit events: one INSERT
+        # executed for many rows each, outside the unit of work (``bulk_rows``; the
+        # objects stay transient: the answer reads only what was set on them). Rows
+        # added to the session afterwards (soft-violation alerts, claims such as
+        # idempotency keys) point at the orders by a bare foreign key and follow in a
+        # flush.
+        orders = [order for order, _, _ in accepted]
+        insert_new(orders)
+        insert_new([_first_event(order) for order in orders])
+        insert_new([_submission_event(order, assessment, requester, pathway)
+                    for order, assessment, _ in accepted])
         with session.no_autoflush:
             for order, assessment, draft in accepted:
                 _record_warnings(order, assessment, requester, draft.request_key)
@@ -216,7 +235,6 @@ def submit_orders(drafts: Sequence[OrderDraft], requester: Requester, *, pathway
         raise
     finally:
         session.expire_on_commit = expire_on_commit
-    orders = [order for order, _, _ in accepted]
     if not enqueue_issues(orders):
         for order in orders:
             note(order.id, order.status, QUEUE_DOWN_NOTE)
