@@ -28,7 +28,14 @@ def insert_new(objects: Sequence[Any]) -> None:
         row = {columns[k]: v for k, v in vars(obj).items() if k in columns}
         groups[(type(obj), frozenset(row))].append(row)
     for (cls, _), rows in groups.items():
-        db.session.execute(insert(inspect(cls).local_table), rows)
+        insert_rows(cls, rows)
+
+
+def insert_rows(model: type, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (column key → value, the same keys in each) into ``model``'s table
+    in the session's transaction: :func:`insert_new` without building the objects."""
+    if rows:
+        db.session.execute(insert(inspect(model).local_table), rows)
 
 
 _COLUMNS: dict[type, dict[str, str]] = {}

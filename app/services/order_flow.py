@@ -17,7 +17,7 @@ from app.domain.orders import OrderStatus, check_transition
 from app.extensions import db
 from app.models import Order, OrderEvent
 from app.services import audit, webhooks
-from app.services.bulk_rows import insert_new
+from app.services.bulk_rows import insert_rows
 
 
 def transition(order_id: uuid.UUID, current: OrderStatus, target: OrderStatus, message: str,
@@ -68,7 +68,7 @@ def transition_many(order_ids: Sequence[uuid.UUID], current: OrderStatus,
         update(Order).where(Order.id.in_(list(order_ids)), Order.status == current.value)
         .values(status=target.value, **values).returning(Order.id)
         .execution_options(synchronize_session=False)))
-    insert_new([OrderEvent(order_id=order_id, from_status=current.value,
-                           to_status=target.value, message=messages[order_id][:2000])
-                for order_id in order_ids if order_id in moved])
+    insert_rows(OrderEvent, [{"order_id": order_id, "from_status": current.value,
+                              "to_status": target.value, "message": messages[order_id][:2000]}
+                             for order_id in order_ids if order_id in moved])
     return moved

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent
 from app.services import audit
-from app.services.bulk_rows import insert_new
+from app.services.bulk_rows import insert_new, insert_rows
 
 
 def test_rows_are_written_with_their_defaults_and_the_objects_stay_out_of_the_session(ctx):
@@ -48,3 +48,14 @@ def test_any_number_of_rows(ctx, count):
     db.session.commit()
     assert len(db.session.scalars(select(AuditEvent.id).where(
         AuditEvent.action == "bulk.many")).all()) == count
+
+
+def test_plain_rows_get_the_same_defaults(ctx):
+    insert_rows(AuditEvent, [{"action": "bulk.rows", "actor_label": "system",
+                              "outcome": "success", "resource_id": str(i)} for i in range(2)])
+    db.session.commit()
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "bulk.rows")
+                              .order_by(AuditEvent.resource_id)).all()
+    assert [(r.resource_id, r.details, r.resource_type) for r in rows] == [
+        ("0", {}, ""), ("1", {}, "")]
+    assert all(r.timestamp is not None for r in rows)
