@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -116,6 +117,11 @@ def _sorted(found: dict[tuple[str, str], LintFinding]) -> list[LintFinding]:
 
 @cache
 def _pkix_certificate_validator() -> Any:
+    return with_dispatch_cache(build_pkix_certificate_validator())
+
+
+def build_pkix_certificate_validator() -> Any:
+    """pkilint's RFC 5280 certificate validator, as pkilint builds it."""
     from pkilint.pkix import certificate, extension, name
 
     return certificate.create_pkix_certificate_validator_container(
@@ -130,6 +136,13 @@ def _pkix_certificate_validator() -> Any:
 
 @cache
 def _serverauth_validator(kind: Any) -> tuple[Any, Any]:
+    validator, filters = build_serverauth_validator(kind)
+    return with_dispatch_cache(validator), filters
+
+
+def build_serverauth_validator(kind: Any) -> tuple[Any, Any]:
+    """pkilint's CA/B Forum TLS validator for ``kind`` and its finding filters, as
+    pkilint builds them."""
     from pkilint.cabf import serverauth
     from pkilint.pkix import certificate
 
@@ -189,6 +202,11 @@ def lint_certificate(cert: x509.Certificate, *, detect_type: bool = False
 
 @cache
 def _crl_validator() -> Any:
+    return with_dispatch_cache(build_crl_validator())
+
+
+def build_crl_validator() -> Any:
+    """pkilint's RFC 5280 CRL validator, as pkilint builds it."""
     from pkilint import pkix
     from pkilint.pkix import crl, extension, name
 
@@ -212,6 +230,11 @@ def lint_crl(der: bytes) -> list[LintFinding]:
 
 @cache
 def _ocsp_validator() -> Any:
+    return with_dispatch_cache(build_ocsp_validator())
+
+
+def build_ocsp_validator() -> Any:
+    """pkilint's RFC 6960 response validator, as pkilint builds it."""
     from pkilint import pkix
     from pkilint.pkix import extension, name
     from pkilint.pkix import ocsp as pkix_ocsp
@@ -231,6 +254,63 @@ def lint_ocsp_response(der: bytes) -> list[LintFinding]:
     _collect(_ocsp_validator().validate(doc.root), found)
     return _sorted(found)
 
+
+# ---- validator dispatch ------------------------------------------------------------------
+#
+# pkilint walks the decoded document and, at every node, asks every validator of the
+# container whether it matches (``NodeVisitor.match``: ~4,300 calls a leaf, ~40 % of a
+# lint with the walk). Most validators match by the node's path and PDU class alone, so
+# which of them can match a node is the same for every node with that path and class;
+# a container remembers it and asks only the others (a predicate, a PDU supertype, or
+# their own ``match``) each time. Same validators, same order, same results: checked
+# against pkilint's own walk on a corpus of good and bad documents
+# (tests/jobs/test_lint_dispatch.py). pkilint is pinned; the cache relies on
+# ``ValidatorContainer.validators`` / ``_validate_rec`` and ``NodeVisitor``'s fields.
+
+_DISPATCH_LIMIT = 4096   # (path, class) pairs a container remembers before starting over
+
+
+def _matches_by_path_and_class(validator: Any) -> bool:
+    from pkilint.document import NodeVisitor
+
+    return (type(validator).match is NodeVisitor.match and validator._predicate is None
+            and validator._pdu_supertype is None)
+
+
+def _dispatching_validate_rec(self: Any, node: Any, results: list[Any]) -> None:
+    key = (node.path, type(node.pdu))
+    candidates = self._dispatch.get(key)
+    if candidates is None:
+        if len(self._dispatch) >= _DISPATCH_LIMIT:
+            self._dispatch.clear()
+        candidates = []
+        for validator in self.validators:
+            fixed = _matches_by_path_and_class(validator)
+            if not fixed or validator.match(node):
+                candidates.append((validator, fixed))
+        self._dispatch[key] = candidates
+    for validator, fixed in candidates:
+        if fixed or validator.match(node):
+            result = validator.validate_wrapper(node)
+            if isinstance(result, list):
+                results += result
+            else:
+                results.append(result)
+    for child in node.children.values():
+        self._validate_rec(child, results)
+
+
+def with_dispatch_cache(validator: Any) -> Any:
+    """``validator`` (a pkilint validator tree) with every container remembering, per
+    node path and PDU class, which of its validators can match (see above)."""
+    from pkilint.validation import ValidatorContainer
+
+    if isinstance(validator, ValidatorContainer):
+        validator._dispatch = {}
+        validator._validate_rec = types.MethodType(_dispatching_validate_rec, validator)
+        for child in validator.validators:
+            with_dispatch_cache(child)
+    return validator
 
 
 def warm_up() -> None:

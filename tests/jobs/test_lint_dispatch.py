@@ -1,0 +1,150 @@
+"""The lint's dispatch cache (``app.pki.lint.with_dispatch_cache``) gives exactly pkilint's
+own results: the same validators run on the same nodes with the same findings, in the same
+order, for good and bad certificates (serverAuth leaves judged as DV and OV, other leaves
+and CAs by RFC 5280), CRLs and OCSP responses — each document checked twice, so the second
+walk runs from the remembered dispatch."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from app.pki import lint
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+CA_KEY = ec.generate_private_key(ec.SECP256R1())
+CA_NAME = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example"),
+                     x509.NameAttribute(NameOID.COMMON_NAME, "Example Issuing CA")])
+
+
+def _cn(*attributes: tuple) -> x509.Name:
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in attributes])
+
+
+def _leaf(*, names=("a.example.com",), subject=None, eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+          days=90, key=None, ca=False, extra=(), skip_san=False) -> x509.Certificate:
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject or _cn((NameOID.COMMON_NAME, names[0])))
+               .issuer_name(CA_NAME).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(NOW).not_valid_after(NOW + timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   CA_KEY.public_key()), False))
+    if not skip_san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(n) for n in names]), False)
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), False)
+    for extension, critical in extra:
+        builder = builder.add_extension(extension, critical)
+    return builder.sign(CA_KEY, hashes.SHA256())
+
+
+CERTIFICATES = {
+    "a clean-looking leaf": _leaf(),
+    "many names": _leaf(names=tuple(f"h{i}.example.com" for i in range(30))),
+    "a non-LDH name": _leaf(names=("a.example.com", "bad_host.example.com")),
+    "no SAN": _leaf(skip_san=True),
+    "an OV subject": _leaf(subject=_cn((NameOID.COUNTRY_NAME, "DE"),
+                                       (NameOID.ORGANIZATION_NAME, "Example"),
+                                       (NameOID.COMMON_NAME, "a.example.com"))),
+    "too long for the BRs": _leaf(days=900),
+    "an RSA key": _leaf(key=rsa.generate_private_key(65537, 2048)),
+    "clientAuth only (RFC 5280 linter)": _leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)),
+    "no EKU (RFC 5280 linter)": _leaf(eku=()),
+    "a CA certificate": _leaf(ca=True, eku=(), extra=(
+        (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),)),
+    "a critical SAN with a CN": _leaf(extra=((x509.KeyUsage(
+        True, False, True, False, False, False, False, False, False), False),)),
+}
+
+
+def _described(results) -> list[tuple]:
+    return [(type(r.validator).__name__, r.node.path,
+             [(d.finding.severity.name, d.finding.code, d.message)
+              for d in r.finding_descriptions]) for r in results]
+
+
+def _certificate_results(validator, cert: x509.Certificate) -> list[tuple]:
+    from pkilint import loader
+
+    doc = loader.load_der_certificate(cert.public_bytes(serialization.Encoding.DER), "c")
+    return _described(validator.validate(doc.root))
+
+
+def _validator_pairs() -> list[tuple]:
+    """(pkilint's own validator, one with the dispatch cache) for each linter we use."""
+    from pkilint.cabf.serverauth.serverauth_constants import CertificateType
+
+    pairs = [(lint.build_pkix_certificate_validator(),
+              lint.with_dispatch_cache(lint.build_pkix_certificate_validator()))]
+    for kind in (CertificateType.DV_FINAL_CERTIFICATE, CertificateType.OV_FINAL_CERTIFICATE):
+        pairs.append((lint.build_serverauth_validator(kind)[0],
+                      lint.with_dispatch_cache(lint.build_serverauth_validator(kind)[0])))
+    return pairs
+
+
+def test_certificates_get_pkilints_own_results() -> None:
+    """One cached validator walks every certificate, forwards then backwards: what it
+    remembered from one document must not change what it finds in another."""
+    names = sorted(CERTIFICATES)
+    for stock, cached in _validator_pairs():
+        expected = {name: _certificate_results(stock, CERTIFICATES[name]) for name in names}
+        assert all(expected.values())      # the walks ran validators
+        for name in [*names, *reversed(names)]:
+            assert _certificate_results(cached, CERTIFICATES[name]) == expected[name], name
+
+
+def test_the_dispatch_cache_is_what_linting_uses() -> None:
+    """The findings our lint reports come through the cached validators (and match)."""
+    cert = CERTIFICATES["a non-LDH name"]
+    found = lint.lint_certificate(cert)
+    assert "cabf.serverauth.invalid_dnsname_syntax" in {f.code for f in found}, found
+    from pkilint.cabf.serverauth.serverauth_constants import CertificateType
+    validator, _ = lint._serverauth_validator(CertificateType.DV_FINAL_CERTIFICATE)
+    assert validator._dispatch       # remembered (path, class) pairs
+
+
+def test_crls_and_ocsp_responses_get_pkilints_own_results() -> None:
+    from pkilint import loader
+
+    revoked = (x509.RevokedCertificateBuilder().serial_number(7)
+               .revocation_date(NOW - timedelta(hours=1))
+               .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), False).build())
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(CA_NAME)
+           .last_update(NOW).next_update(NOW + timedelta(days=7))
+           .add_revoked_certificate(revoked)
+           .add_extension(x509.CRLNumber(3), False)
+           .sign(CA_KEY, hashes.SHA256()))
+    crl_doc = loader.RFC5280CertificateListDocumentLoader().load_der_document(
+        crl.public_bytes(serialization.Encoding.DER), "crl")
+    expected = _described(lint.build_crl_validator().validate(crl_doc.root))
+    cached = lint.with_dispatch_cache(lint.build_crl_validator())
+    for _ in range(2):
+        assert _described(cached.validate(crl_doc.root)) == expected
+
+    responder_key = ec.generate_private_key(ec.SECP256R1())
+    responder = _leaf(names=("ocsp.example.com",), key=responder_key,
+                      eku=(ExtendedKeyUsageOID.OCSP_SIGNING,))
+    cached = lint.with_dispatch_cache(lint.build_ocsp_validator())
+    documents = []
+    for status in (ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED):
+        response = (ocsp.OCSPResponseBuilder().add_response(
+            cert=CERTIFICATES["a clean-looking leaf"], issuer=responder,
+            algorithm=hashes.SHA1(), cert_status=status,
+            this_update=NOW, next_update=NOW + timedelta(days=4),
+            revocation_time=NOW if status == ocsp.OCSPCertStatus.REVOKED else None,
+            revocation_reason=None).responder_id(ocsp.OCSPResponderEncoding.HASH, responder)
+            .sign(responder_key, hashes.SHA256()))
+        doc = loader.RFC6960OCSPResponseDocumentLoader().load_der_document(
+            response.public_bytes(serialization.Encoding.DER), "ocsp")
+        documents.append((doc, _described(lint.build_ocsp_validator().validate(doc.root))))
+    for doc, expected in [*documents, *reversed(documents)]:
+        assert _described(cached.validate(doc.root)) == expected
