@@ -20,14 +20,21 @@ Correctness rules:
 - A session is good for the fast path only while the route would accept it without
   writing anything: live, its user enabled and not made to change the password, and
   not due for its once-a-minute ``last_seen_at`` touch (``sessions.TOUCH_INTERVAL``) —
-  so the slow path still sees every session at least once a minute.
+  so the slow path still sees every session at least once a minute. When the touch is
+  due, the fast path hands ONE poll per session and process to the route (which
+  touches) and answers the others meanwhile (``touch_due``): a session polled by many
+  tabs must not send all of them to the slow path in the same moment.
 - Terminal orders are never answered here (their fragment stops polling, and the route
   answers a repeat with an ETag and 304).
-- Facts outside the fingerprint (the provider's name, the requester's label) may show
-  stale for at most ``FRAGMENT_TTL_SECONDS``."""
+- The provider's name is part of the fingerprint (a renamed provider reaches the next
+  poll). What else the fragment shows is fixed for an open order (the requester's
+  label, the request, UTC times) or follows the user rather than the order (the alert
+  panel's actions for their role): that may show stale for at most
+  ``FRAGMENT_TTL_SECONDS`` (5 minutes)."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,7 +55,14 @@ from app.services.sessions import Limits
 
 log = logging.getLogger(__name__)
 
-FRAGMENT_TTL_SECONDS = 60
+FRAGMENT_TTL_SECONDS = 300
+#: Each copy lives a random part of the TTL, at least this share of it: copies kept in the
+#: same second (every tab of a busy minute, or all of them after Redis restarted) must not
+#: all expire in the same second, or every open tab falls to the slow path at once. A
+#: copy is re-rendered at its end (a full Flask request, ~8 ms of CPU that holds a gevent
+#: worker's loop): with 2,000 open tabs, copies of 30-60 s cost a steady ~45 renders a
+#: second and doubled the polls' p50; of 150-300 s, ~9.
+FRAGMENT_TTL_MIN_SHARE = 0.5
 
 
 def client(url: str) -> Redis:
@@ -65,6 +79,7 @@ def key(order_id: uuid.UUID | str, session_id: int) -> str:
 # typed parameters: the fast path runs it thousands of times a second, and a text
 # statement's cache key costs nothing next to a Core select with three subqueries.
 _FINGERPRINT = """o.status, o.external_id, o.next_check_at, o.checks,
+  (SELECT p.name FROM certificate_providers p WHERE p.id = o.provider_id),
   (SELECT max(e.id) FROM order_events e WHERE e.order_id = o.id),
   (SELECT count(a.id) FROM certificate_alerts a WHERE a.order_id = o.id),
   (SELECT count(a.acknowledged_at) FROM certificate_alerts a WHERE a.order_id = o.id)"""
@@ -112,8 +127,9 @@ class Poll:
     """What the fast path learns from its one query."""
 
     session_id: int
-    session_usable: bool
+    session_usable: bool         # live and the route would take it (a touch aside)
     fingerprint: str | None
+    touch_due: bool = False      # the route would write its once-a-minute touch
 
 
 def _same(value: object) -> object:
@@ -182,21 +198,24 @@ class PollReader:
         session_id, enabled, must_change = row[0], row[4], row[5]
         created, last_seen, ended = (self.timestamp(v) for v in row[1:4])
         usable = (ended is None and bool(enabled) and not must_change
-                  and sessions.end_reason(created, last_seen, now, limits) is None
-                  and not sessions.needs_touch(last_seen, now))
+                  and sessions.end_reason(created, last_seen, now, limits) is None)
         return Poll(session_id=int(session_id),  # type: ignore[call-overload]
-                    session_usable=usable, fingerprint=_fingerprint(row[6:]))
+                    session_usable=usable, fingerprint=_fingerprint(row[6:]),
+                    touch_due=sessions.needs_touch(last_seen, now))
 
 
 def keep(redis_url: str, order_id: uuid.UUID, session_id: int, fingerprint: str,
          body: bytes) -> None:
     """Keep a fragment the route rendered under ``fingerprint`` (best effort: without
     Redis the polls simply stay on the slow path). Value: the fingerprint, the Unix time
-    the copy expires, the body — one line each but the body."""
-    expires = time.time() + FRAGMENT_TTL_SECONDS
+    the copy expires, the body — one line each but the body. The copy lives between
+    ``FRAGMENT_TTL_MIN_SHARE`` of ``FRAGMENT_TTL_SECONDS`` and all of it, at random."""
+    shortest = int(FRAGMENT_TTL_SECONDS * FRAGMENT_TTL_MIN_SHARE * 1000)
+    ttl_ms = random.randint(shortest, FRAGMENT_TTL_SECONDS * 1000)  # noqa: S311 (not a secret)
+    expires = time.time() + ttl_ms / 1000
     value = b"%s\n%.3f\n%s" % (fingerprint.encode(), expires, body)
     try:
-        client(redis_url).set(key(order_id, session_id), value, ex=FRAGMENT_TTL_SECONDS)
+        client(redis_url).set(key(order_id, session_id), value, px=ttl_ms)
     except RedisError as error:
         log.warning("status fragment not cached: %s", type(error).__name__)
 

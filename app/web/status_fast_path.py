@@ -8,8 +8,12 @@ id, no query string, ``HX-Request: true`` (not a history restore), a session coo
 signed with this app's key that names a live session the route would take without
 writing (``status_fragments.read_poll``), an open order whose fingerprint equals the
 kept fragment's. Everything else — no cookie, a stale or foreign fragment, a terminal
-order, a session due for its touch, Redis or the database failing — goes on to Flask,
-which checks and renders as before (tests compare the two paths byte for byte).
+order, Redis or the database failing — goes on to Flask, which checks and renders as
+before (tests compare the two paths byte for byte). A session due for its once-a-minute
+touch goes on to Flask once per process (which touches it); the same session's other
+polls are answered here meanwhile, for ``TOUCH_HANDOFF_SECONDS`` (one tab's touch
+suffices, and 2,000 tabs of one session falling to the slow path in the same second
+stalled every poll for a tenth of a second, the first benchmark's "minute stall").
 
 Flask-Login's session protection must not be "strong" (it would need the client's
 address and agent checked here); in the default "basic" mode a changed address only
@@ -39,6 +43,9 @@ log = logging.getLogger(__name__)
 
 #: Verified cookies kept per process (when full it starts over: a miss costs one check).
 MAX_KNOWN_COOKIES = 8192
+#: How long after handing a session's due touch to the route the other polls of that
+#: session are answered here; after it (a failed touch, say) the next poll goes again.
+TOUCH_HANDOFF_SECONDS = 5.0
 
 PATH = re.compile(r"/orders/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/status")
 
@@ -59,6 +66,8 @@ class StatusFastPath:
         # every second, and verifying it (base64, HMAC, JSON) was a tenth of a poll's cost.
         # Keyed by the whole cookie, signature included, so a changed cookie is verified.
         self._tokens: dict[str, tuple[str, float]] = {}
+        # Sessions whose due touch this process handed to the route: id -> when.
+        self._touches: dict[int, float] = {}
         self.limits = Limits(idle=timedelta(seconds=app.config["SESSION_IDLE_SECONDS"]),
                              maximum=timedelta(seconds=app.config["SESSION_MAX_SECONDS"]))
         self.headers = [("Content-Type", "text/html; charset=utf-8"), ("Vary", "HX-Request"),
@@ -99,7 +108,22 @@ class StatusFastPath:
             return None
         if poll is None or not poll.session_usable or poll.fingerprint is None:
             return None
+        if poll.touch_due and self._hand_touch_to_route(poll.session_id):
+            return None
         return self.copies.body(order_id, poll.session_id, poll.fingerprint)
+
+    def _hand_touch_to_route(self, session_id: int) -> bool:
+        """True for the first poll of a session due for its touch (the route will write
+        it), and again once ``TOUCH_HANDOFF_SECONDS`` have passed without the touch
+        being seen; False for the polls in between."""
+        now = time.monotonic()
+        handed = self._touches.get(session_id)
+        if handed is not None and now - handed < TOUCH_HANDOFF_SECONDS:
+            return False
+        if len(self._touches) >= MAX_KNOWN_COOKIES:
+            self._touches.clear()
+        self._touches[session_id] = now
+        return True
 
     def _session_token(self, environ: dict[str, Any]) -> str | None:
         """The server-side session token in the signed Flask session cookie (what

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, func, select, update
 from werkzeug.test import EnvironBuilder
 
 from app.extensions import db
@@ -119,6 +119,25 @@ def test_a_changed_order_goes_to_the_route_which_keeps_the_new_fragment(app, cli
     assert _ask(layer, client, order_id)[0].startswith("599")
 
 
+def test_a_renamed_provider_reaches_the_next_poll(app, client, setup):
+    """The provider's name is shown and can change while the order is open: it is part
+    of the fingerprint, so a kept copy with the old name is not served."""
+    order_id, layer = _answered_by_fast_path(app, client, setup)
+    with app.app_context():
+        order = db.session.get(Order, uuid.UUID(order_id))
+        old_name, order.provider.name = order.provider.name, "Renamed PKI"
+        db.session.commit()
+    try:
+        assert _ask(layer, client, order_id)[0].startswith("599")
+        assert "Renamed PKI" in _poll(client, order_id).get_data(as_text=True)
+        status, _, body = _ask(layer, client, order_id)
+        assert status == "200 OK" and b"Renamed PKI" in body
+    finally:
+        with app.app_context():
+            db.session.get(Order, uuid.UUID(order_id)).provider.name = old_name
+            db.session.commit()
+
+
 def test_a_finished_order_is_left_to_the_route_and_its_etag(app, client, setup, jobs):
     order_id = _submit(app, "u1@example.com", issuer=setup)
     login(client, "u1@example.com")
@@ -169,6 +188,34 @@ def test_an_ended_or_unusable_session_goes_to_the_route(app, client, setup):
     assert _ask(layer, client, order_id)[0].startswith("599")
 
 
+def test_a_due_touch_goes_to_the_route_once_per_process_not_with_every_tab(
+        app, client, setup, monkeypatch):
+    """2,000 tabs of one session must not all fall to the slow path the moment its touch
+    is due: the first poll goes (the route writes the touch), the others are answered
+    here meanwhile; after the hand-off window the next poll goes again."""
+    from app.web import status_fast_path
+
+    order_id, layer = _answered_by_fast_path(app, client, setup)
+    other_process, _ = _layer(app)
+    with app.app_context():
+        db.session.execute(update(UserSession).values(
+            last_seen_at=utcnow() - timedelta(seconds=61)))
+        db.session.commit()
+    assert _ask(layer, client, order_id)[0].startswith("599")    # handed to the route
+    for _ in range(3):                                            # the other tabs meanwhile
+        assert _ask(layer, client, order_id)[0] == "200 OK"
+    other_process.copies = layer.copies
+    assert _ask(other_process, client, order_id)[0].startswith("599")  # its own hand-off
+    assert _ask(other_process, client, order_id)[0] == "200 OK"
+    monkeypatch.setattr(status_fast_path, "TOUCH_HANDOFF_SECONDS", 0.0)
+    assert _ask(layer, client, order_id)[0].startswith("599")    # not seen touched: again
+    _poll(client, order_id)   # the route touches it (the app's own layer hands it over)
+    with app.app_context():
+        last_seen = db.session.scalar(select(func.max(UserSession.last_seen_at)))
+    assert utcnow() - last_seen < timedelta(seconds=5)
+    assert _ask(layer, client, order_id)[0] == "200 OK"           # no longer due
+
+
 def test_what_the_layer_does_not_recognise_goes_to_the_route(app, client, setup):
     order_id, layer = _answered_by_fast_path(app, client, setup)
     assert _ask(layer, client, order_id, headers={"HX-Request": "false"})[0].startswith("599")
@@ -216,6 +263,23 @@ def test_a_kept_fragment_is_tagged_and_expires(app, client, setup):
         assert found.fingerprint.startswith("pending|")
         assert 0 < redis.ttl(key) <= status_fragments.FRAGMENT_TTL_SECONDS
         assert 0 < found.expires - time.time() <= status_fragments.FRAGMENT_TTL_SECONDS
+
+
+def test_copies_kept_together_do_not_expire_together(app):
+    """Every tab's copy kept in the same second (a busy minute, or all of them after Redis
+    restarted) must not expire in the same second, or every tab falls to the slow path
+    at once: each copy lives a random part of the TTL, never less than its minimum."""
+    url = app.config["REDIS_URL"]
+    low = status_fragments.FRAGMENT_TTL_SECONDS * status_fragments.FRAGMENT_TTL_MIN_SHARE
+    order_id = uuid.uuid4()
+    lives = []
+    for session_id in range(1, 41):
+        started = time.time()
+        status_fragments.keep(url, order_id, session_id, "pending|x", b"<div></div>")
+        lives.append(status_fragments.kept(url, order_id, session_id).expires - started)
+        status_fragments.client(url).delete(status_fragments.key(order_id, session_id))
+    assert all(low - 1 <= life <= status_fragments.FRAGMENT_TTL_SECONDS for life in lives)
+    assert max(lives) - min(lives) > 5
 
 
 def test_an_expired_copy_is_not_served_even_by_the_process_that_holds_it(app, client, setup):
