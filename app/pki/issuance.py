@@ -7,6 +7,7 @@ the rules live in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -14,7 +15,7 @@ from cryptography import x509
 
 from app.pki.algorithms import hash_for
 from app.pki.errors import InvalidCAParameters, UnsupportedAlgorithm
-from app.pki.keys import PrivateKey, PublicKey, describe_key, same_public_key
+from app.pki.keys import PrivateKey, PublicKey, describe_key, public_key_der
 from app.pki.lint import lint_before_signing
 from app.standards.tls_profile import CURVE_LABELS, required_digest
 
@@ -63,6 +64,37 @@ def check_issuer(
     key belongs to the certificate. Raises :class:`InvalidCAParameters` otherwise, or
     :class:`UnsupportedAlgorithm` for a key type the platform does not sign with.
     """
+    issuer_facts(issuer_certificate, issuer_private_key, now)
+
+
+@dataclass(frozen=True)
+class IssuerFacts:
+    """An issuer's certificate and key, checked able to sign (all but the time, which
+    :func:`issuer_facts` checks on every call), and what signing with them derives from
+    them alone. Made once per issuing CA and batch (``providers.base.IssuingCA.facts``),
+    not once per certificate."""
+    certificate: x509.Certificate
+    private_key: PrivateKey
+    public_key_der: bytes                  # the issuer's SubjectPublicKeyInfo
+    subject_casefolded: str                # its subject, RFC 4514, case-folded
+    authority_key_identifier: x509.AuthorityKeyIdentifier   # for what it signs
+
+    def check_time(self, now: datetime) -> None:
+        """Raise :class:`InvalidCAParameters` unless ``now`` is within its validity."""
+        if now < self.certificate.not_valid_before_utc:
+            raise InvalidCAParameters(
+                "The issuing certificate is not valid yet.", field="issuer"
+            )
+        if now > self.certificate.not_valid_after_utc:
+            raise InvalidCAParameters("The issuing certificate has expired.", field="issuer")
+
+
+def issuer_facts(
+    issuer_certificate: x509.Certificate,
+    issuer_private_key: PrivateKey,
+    now: datetime,
+) -> IssuerFacts:
+    """:func:`check_issuer`'s checks, returning what they derived (see IssuerFacts)."""
     try:
         basic = issuer_certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     except x509.ExtensionNotFound:
@@ -79,18 +111,19 @@ def check_issuer(
         raise InvalidCAParameters(
             "The issuing certificate is not allowed to sign certificates.", field="issuer"
         )
-    if now < issuer_certificate.not_valid_before_utc:
-        raise InvalidCAParameters(
-            "The issuing certificate is not valid yet.", field="issuer"
-        )
-    if now > issuer_certificate.not_valid_after_utc:
-        raise InvalidCAParameters("The issuing certificate has expired.", field="issuer")
+    facts = IssuerFacts(
+        certificate=issuer_certificate, private_key=issuer_private_key,
+        public_key_der=public_key_der(issuer_certificate.public_key()),  # type: ignore[arg-type]
+        subject_casefolded=issuer_certificate.subject.rfc4514_string().casefold(),
+        authority_key_identifier=authority_key_identifier_for(issuer_certificate))
+    facts.check_time(now)
     check_signing_key(issuer_private_key, "issuer")
-    if not same_public_key(issuer_private_key, issuer_certificate.public_key()):
+    if public_key_der(issuer_private_key) != facts.public_key_der:
         raise InvalidCAParameters(
             "The issuer's private key does not match the issuing certificate.",
             field="issuer",
         )
+    return facts
 
 
 def validity_window(

@@ -106,17 +106,19 @@ def public_key_of(key: PrivateKey | PublicKey) -> PublicKey:
     return key
 
 
+def public_key_der(key: PrivateKey | PublicKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a key's public half."""
+    return public_key_of(key).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def same_public_key(a: PrivateKey | PublicKey, b: PrivateKey | PublicKey) -> bool:
     """Tell whether two keys (private or public, in any mix) share one public key.
 
     Compares DER SubjectPublicKeyInfo, so it is exact and independent of key type.
     """
-    def spki(key: PrivateKey | PublicKey) -> bytes:
-        return public_key_of(key).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    return spki(a) == spki(b)
+    return public_key_der(a) == public_key_der(b)
 
 
 def describe_key(key: PrivateKey | PublicKey) -> KeyInfo:

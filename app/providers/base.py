@@ -6,12 +6,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol
 
 from cryptography import x509
 
 from app.domain.request import CertificateRequest
 from app.net.outbound import OutboundPolicy
+from app.pki.issuance import IssuerFacts, issuer_facts, resolve_now
 from app.pki.keys import PrivateKey
 from app.pki.pointers import RevocationPointers
 
@@ -99,6 +101,12 @@ class IssuingCA:
     private_key: PrivateKey
     chain: tuple[x509.Certificate, ...]      # the issuer's own issuers (the root excluded)
     pointers: RevocationPointers | None = None   # CRL DP and AIA for what it signs
+
+    @cached_property
+    def facts(self) -> IssuerFacts:
+        """Its checks and derived values, made once for all it signs in a job (a failed
+        check raises and is not kept)."""
+        return issuer_facts(self.certificate, self.private_key, resolve_now(None))
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ class LocalPKIProvider(CertificateProvider):
                 validity_days=request.validity_days or 365,
                 digest=request.digest or "sha256")
             certificate = issue_leaf(profile, public_key, issuer.certificate,
-                                     issuer.private_key, pointers=issuer.pointers)
+                                     issuer.private_key, pointers=issuer.pointers,
+                                     issuer=issuer.facts)
         except LintRefused as exc:
             # The CA key signed nothing: the order fails with pkilint's findings.
             raise ProviderRejectedError(str(exc), code=LintRefused.code) from exc

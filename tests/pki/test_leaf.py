@@ -503,6 +503,42 @@ def test_issuer_problems_refused(key_factory: KeyFactory) -> None:
         issue_leaf(profile, public_key, issuing, issuing_key, now=datetime(2026, 6, 1))
 
 
+def test_issuer_facts_made_once_keep_every_check(key_factory: KeyFactory) -> None:
+    """A batch makes an issuer's facts once (``issuer_facts``) and passes them to each
+    leaf: the leaves are the same as without, the time is still checked per leaf, the
+    leaf's own-key and own-name rules still hold, and facts of another CA are refused."""
+    from app.pki.issuance import issuer_facts
+
+    root, issuing, issuing_key = _chain(key_factory, issuing_days=30)
+    facts = issuer_facts(issuing, issuing_key, NOW)
+    profile = LeafProfile(SubjectFields("www.example.com"), dns_names=("api.example.com",))
+    public_key = key_factory("ec-256", 2).public_key()
+    with_facts = issue_leaf(profile, public_key, issuing, issuing_key, now=NOW, issuer=facts)
+    without = issue_leaf(profile, public_key, issuing, issuing_key, now=NOW)
+    for ext in (x509.AuthorityKeyIdentifier, x509.SubjectAlternativeName,
+                x509.SubjectKeyIdentifier):
+        assert with_facts.extensions.get_extension_for_class(ext) == \
+            without.extensions.get_extension_for_class(ext)
+    assert with_facts.issuer == without.issuer and with_facts.subject == without.subject
+    with pytest.raises(InvalidCAParameters, match="has expired"):
+        issue_leaf(profile, public_key, issuing, issuing_key,
+                   now=NOW + timedelta(days=31), issuer=facts)
+    with pytest.raises(InvalidCAParameters, match="not valid yet"):
+        issue_leaf(profile, public_key, issuing, issuing_key,
+                   now=NOW - timedelta(hours=1), issuer=facts)
+    with pytest.raises(InvalidLeafProfile, match="needs its own key"):
+        issue_leaf(profile, issuing_key.public_key(), issuing, issuing_key, now=NOW,
+                   issuer=facts)
+    same_name = SubjectFields("EXAMPLE ISSUING CA", organization="Example Ltd", country="DE")
+    with pytest.raises(InvalidLeafProfile, match="must differ from the issuing CA"):
+        issue_leaf(LeafProfile(same_name, extended_key_usage=("clientAuth",)), public_key,
+                   issuing, issuing_key, now=NOW, issuer=facts)
+    with pytest.raises(ValueError, match="another issuing CA"):
+        issue_leaf(profile, public_key, root, issuing_key, now=NOW, issuer=facts)
+    with pytest.raises(InvalidCAParameters, match="does not match"):
+        issuer_facts(issuing, key_factory("ec-256", 0), NOW)
+
+
 def test_issuer_key_or_name_reused_refused(key_factory: KeyFactory) -> None:
     _, issuing, issuing_key = _chain(key_factory)
     with pytest.raises(InvalidLeafProfile, match="needs its own key"):
