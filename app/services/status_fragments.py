@@ -17,13 +17,13 @@ Correctness rules:
 - Kept per session, not per user or order: the fragment may carry the session's CSRF
   token (alert acknowledgement forms), and only a session that passed the route's access
   check gets a key.
-- A session is good for the fast path only while the route would accept it without
-  writing anything: live, its user enabled and not made to change the password, and
-  not due for its once-a-minute ``last_seen_at`` touch (``sessions.TOUCH_INTERVAL``) —
-  so the slow path still sees every session at least once a minute. When the touch is
-  due, the fast path hands ONE poll per session and process to the route (which
-  touches) and answers the others meanwhile (``touch_due``): a session polled by many
-  tabs must not send all of them to the slow path in the same moment.
+- A session is good for the fast path only while the route would accept it:
+  live, its user enabled and not made to change the password (``session_usable``).
+  The route writes the session's ``last_seen_at`` once a minute
+  (``sessions.TOUCH_INTERVAL``); when that is due (``touch_due``) the fast path hands
+  ONE poll per session and process to the route, which touches, and answers the
+  others meanwhile — so the slow path still sees every session at least once a
+  minute, without every tab of a session falling to it in the same moment.
 - Terminal orders are never answered here (their fragment stops polling, and the route
   answers a repeat with an ETag and 304).
 - The provider's name is part of the fingerprint (a renamed provider reaches the next
@@ -60,8 +60,8 @@ FRAGMENT_TTL_SECONDS = 300
 #: same second (every tab of a busy minute, or all of them after Redis restarted) must not
 #: all expire in the same second, or every open tab falls to the slow path at once. A
 #: copy is re-rendered at its end (a full Flask request, ~8 ms of CPU that holds a gevent
-#: worker's loop): with 2,000 open tabs, copies of 30-60 s cost a steady ~45 renders a
-#: second and doubled the polls' p50; of 150-300 s, ~9.
+#: worker's loop): for 2,000 open tabs, copies of 30-60 s mean ~45 renders a second
+#: (tabs / mean life), which doubled the polls' measured p50; copies of 150-300 s, ~9.
 FRAGMENT_TTL_MIN_SHARE = 0.5
 
 

@@ -11,9 +11,9 @@ kept fragment's. Everything else — no cookie, a stale or foreign fragment, a t
 order, Redis or the database failing — goes on to Flask, which checks and renders as
 before (tests compare the two paths byte for byte). A session due for its once-a-minute
 touch goes on to Flask once per process (which touches it); the same session's other
-polls are answered here meanwhile, for ``TOUCH_HANDOFF_SECONDS`` (one tab's touch
-suffices, and 2,000 tabs of one session falling to the slow path in the same second
-stalled every poll for a tenth of a second, the first benchmark's "minute stall").
+polls are answered here meanwhile, for ``TOUCH_HANDOFF_SECONDS``: one tab's touch
+suffices, and sending every tab of a session to the slow path at once costs a full
+render per tab (docs/performance.md, "the 2,000-tab stall").
 
 Flask-Login's session protection must not be "strong" (it would need the client's
 address and agent checked here); in the default "basic" mode a changed address only
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 #: Verified cookies kept per process (when full it starts over: a miss costs one check).
 MAX_KNOWN_COOKIES = 8192
+#: Sessions whose touch hand-off a process remembers (when full it starts over: a miss
+#: costs one more poll on the slow path).
+MAX_KNOWN_HANDOFFS = 8192
 #: How long after handing a session's due touch to the route the other polls of that
 #: session are answered here; after it (a failed touch, say) the next poll goes again.
 TOUCH_HANDOFF_SECONDS = 5.0
@@ -120,7 +123,7 @@ class StatusFastPath:
         handed = self._touches.get(session_id)
         if handed is not None and now - handed < TOUCH_HANDOFF_SECONDS:
             return False
-        if len(self._touches) >= MAX_KNOWN_COOKIES:
+        if len(self._touches) >= MAX_KNOWN_HANDOFFS:
             self._touches.clear()
         self._touches[session_id] = now
         return True
