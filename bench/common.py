@@ -80,3 +80,44 @@ def loadavg() -> float:
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
         else (os.cpu_count() or 1)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds of the process and its reaped children)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1:raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2:].split()
+    # fields[0] is the state (stat field 3): utime..cstime are stat fields 14-17
+    ticks = sum(int(v) for v in fields[11:15])
+    return name, int(fields[1]), ticks / _TICKS
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system, with reaped children) of these processes so far."""
+    return sum(stat[2] for stat in map(_stat, pids) if stat is not None)
+
+
+def server_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this machine's PostgreSQL (every ``postgres`` process, the
+    ended backends counted through the postmaster's reaped children) and Redis servers:
+    read before and after a run, the difference is what the run cost them. Only
+    meaningful when both run on this machine, as in these benchmarks."""
+    totals = {"postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _stat(int(entry.name))
+        if stat is None:
+            continue
+        name, _parent, seconds = stat
+        if name == "postgres" or name.startswith("postgres:"):
+            totals["postgres"] += seconds
+        elif name.startswith("redis-server"):
+            totals["redis"] += seconds
+    return totals

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, cpu_count, loadavg
+from common import ROOT, cpu_count, cpu_seconds, loadavg, server_cpu_seconds
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_issuance"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -252,6 +252,13 @@ def raw_rate(app, issuer: str, seconds: float = 5.0) -> float:
     return count / (time.perf_counter() - started)
 
 
+def _cpu_now(workers: list[subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds so far: this process (the submission and the wait for the end), the
+    worker processes, and the local PostgreSQL and Redis servers."""
+    return {"submit": time.process_time(), "workers": cpu_seconds([p.pid for p in workers]),
+            **server_cpu_seconds()}
+
+
 def run(url: str, redis_url: str, orders: int, batch: int = 0, lint: str = "every"
         ) -> dict[str, Any]:
     ensure_database(url)
@@ -265,9 +272,14 @@ def run(url: str, redis_url: str, orders: int, batch: int = 0, lint: str = "ever
     for workers in (1, 2):
         procs = start_workers(config, workers, instance, lint)
         try:
+            before = _cpu_now(procs)
             result = submit_and_wait(app, issuer, orders, f"w{workers}", batch)
+            spent = {k: v - before[k] for k, v in _cpu_now(procs).items()}
         finally:
             stop_workers(procs)
+        figures[f"cpu_ms_per_order_{workers}"] = {
+            k: round(1000 * v / orders, 3) for k, v in {**spent,
+                                                        "total": sum(spent.values())}.items()}
         per_s = orders / result["end_to_end_s"]
         issue_per_s = orders / result["issue_s"] if result["issue_s"] else float("nan")
         key = "orders_per_s_1_worker" if workers == 1 else "orders_per_s_2_workers"
@@ -275,7 +287,7 @@ def run(url: str, redis_url: str, orders: int, batch: int = 0, lint: str = "ever
         figures[f"issue_per_s_{workers}"] = round(issue_per_s, 1)
         figures[f"submit_s_{workers}"] = round(result["submit_s"], 2)
         print(f"{workers:>7} {orders:>6} {per_s:>14.1f} {result['submit_s']:>9.2f} "
-              f"{issue_per_s:>14.1f}")
+              f"{issue_per_s:>14.1f}   CPU ms an order: {figures[f'cpu_ms_per_order_{workers}']}")
     figures["raw_per_s"] = round(raw_rate(app, issuer), 1)
     figures["ratio"] = round(figures["orders_per_s_2_workers"] / figures["raw_per_s"], 3)
     print(f"raw (cryptography alone, one process): {figures['raw_per_s']:.1f} /s; "

@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--callees", default="",
                         help="also print what functions matching this pattern call")
+    parser.add_argument("--callers", default="",
+                        help="also print what calls functions matching this pattern")
     args = parser.parse_args()
     ensure_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
@@ -86,6 +88,8 @@ def main() -> None:
         profile.disable()
         report(profile, "submission (service layer)", args.orders,
                time.perf_counter() - started)
+        if args.callers:
+            pstats.Stats(profile).sort_stats("cumulative").print_callers(args.callers)
 
         from app.pki import lint
 
@@ -100,6 +104,8 @@ def main() -> None:
                time.perf_counter() - started)
         if args.callees:
             pstats.Stats(profile).sort_stats("cumulative").print_callees(args.callees)
+        if args.callers:
+            pstats.Stats(profile).sort_stats("cumulative").print_callers(args.callers)
 
 
 if __name__ == "__main__":

@@ -85,4 +85,4 @@ def test_the_shares_come_from_the_sample_of_the_indexed_expression(app, inventor
         db.session.rollback()
     assert shares["exa"] == pytest.approx(1.0)           # every name has "example"
     assert shares["hos"] == pytest.approx(6 / 8)         # all but www. and other.
-    assert "fastupdate=off" in options                   # migration 0018_w18
+    assert "gin_pending_list_limit=128" in options       # migration 0020_w18
