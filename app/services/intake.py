@@ -69,9 +69,9 @@ def active_scope(request: CertificateRequest | None = None) -> NameScope:
     every registered domain), and the networks only when it asks for IP addresses.
     ``check_names`` gives the same result for ``request`` as with the full scope. Inside
     :func:`batch_preloaded` a request the preload covers is answered from its rows."""
-    query = select(Domain.name, Domain.kind).where(Domain.enabled.is_(True))
     if request is None:
-        rows = list(db.session.execute(query))
+        rows = list(db.session.execute(
+            select(Domain.name, Domain.kind).where(Domain.enabled.is_(True))))
     else:
         candidates = _covering_candidates(request)
         preloaded = _preloaded()

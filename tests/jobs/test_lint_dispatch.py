@@ -148,3 +148,45 @@ def test_crls_and_ocsp_responses_get_pkilints_own_results() -> None:
         documents.append((doc, _described(lint.build_ocsp_validator().validate(doc.root))))
     for doc, expected in [*documents, *reversed(documents)]:
         assert _described(cached.validate(doc.root)) == expected
+
+
+def _dated_leaf(not_before: datetime, names: tuple[str, ...]) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (x509.CertificateBuilder().subject_name(_cn((NameOID.COMMON_NAME, names[0])))
+            .issuer_name(CA_NAME).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .sign(CA_KEY, hashes.SHA256()))
+
+
+def test_documents_with_validity_parsed_once_get_pkilints_own_results() -> None:
+    """``lint._certificate_loader`` makes documents whose validity times are parsed once:
+    the same times and the same findings as pkilint's own loader, also for the rules that
+    depend on the validity start (an IP reverse-zone name is an error only from
+    2026-03-15; a validity over the BRs' maximum)."""
+    from pkilint import loader
+    from pkilint.cabf.serverauth.serverauth_constants import CertificateType
+
+    reverse_zone = ("a.example.com", "4.3.2.1.in-addr.arpa")
+    dated = {"reverse zone, before the sunset": _dated_leaf(datetime(2026, 3, 1, tzinfo=UTC),
+                                                           reverse_zone),
+             "reverse zone, after the sunset": _dated_leaf(datetime(2026, 4, 1, tzinfo=UTC),
+                                                          reverse_zone)}
+    validator = lint.build_serverauth_validator(CertificateType.DV_FINAL_CERTIFICATE)[0]
+    ours = lint._certificate_loader()
+    codes = {}
+    for name, cert in {**CERTIFICATES, **dated}.items():
+        der = cert.public_bytes(serialization.Encoding.DER)
+        stock_doc, our_doc = loader.load_der_certificate(der, "c"), ours.load_der_document(der, "c")
+        assert (our_doc.not_before, our_doc.not_after) == \
+            (stock_doc.not_before, stock_doc.not_after) == \
+            (cert.not_valid_before_utc, cert.not_valid_after_utc), name
+        expected = _described(validator.validate(stock_doc.root))
+        assert _described(validator.validate(our_doc.root)) == expected, name
+        codes[name] = {code for _, _, found in expected for _, code, _ in found}
+    reverse_zone_error = "cabf.serverauth.ip_reverse_zone_domain_name_present"
+    assert reverse_zone_error in codes["reverse zone, after the sunset"]
+    assert reverse_zone_error not in codes["reverse zone, before the sunset"]
