@@ -69,6 +69,7 @@ local batch = %(batch)d
 -- (wrk calls delay() before each request of a connection); 0: as fast as answers come.
 -- A request whose slot has passed goes at once and counts as late (late_ms: how far).
 local interval_ms = %(interval_ms)f
+local thread_count = %(threads)d
 local ffi = require("ffi")
 ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
            int clock_gettime(int clock, bench_timespec *ts); ]]
@@ -84,7 +85,11 @@ late_ms_max = 0
 delay = function()
   if interval_ms <= 0 then return 0 end
   local now = now_ms()
-  if next_slot == nil then next_slot = now + math.random() * interval_ms end
+  -- The threads' schedules are staggered evenly (thread k starts (k-1)/threads of an
+  -- interval late), so requests are offered one every interval_ms / threads. (Each wrk
+  -- thread's Lua state has its own math.random with the same default seed: a random
+  -- start gave every thread the same offset, and the requests came in simultaneous pairs.)
+  if next_slot == nil then next_slot = now + (tid - 1) * interval_ms / thread_count end
   local slot = next_slot
   next_slot = next_slot + interval_ms
   if slot >= now then return slot - now end
@@ -232,7 +237,8 @@ def drive(base: str, token: str, clients: int, seconds: int, batch: int,
     path = "/api/v1/courier/certificates" + (":batch" if batch else "")
     script = workdir / f"submit-{batch}-{rate:g}.lua"
     interval_ms = WRK_THREADS * max(batch, 1) * 1000.0 / rate if rate > 0 else 0.0
-    script.write_text(LUA % {"batch": batch, "path": path, "interval_ms": interval_ms})
+    script.write_text(LUA % {"batch": batch, "path": path, "interval_ms": interval_ms,
+                             "threads": WRK_THREADS})
     command = ["wrk", "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds}s",
                "--timeout", "10s",
                "-s", str(script), "-H", f"Authorization: Bearer {token}",

@@ -71,3 +71,24 @@ def test_worker_refuses_to_start_in_production_without_a_key_encryption_key(tmp_
     assert "KEY_ENCRYPTION_KEYS must be set" in result.stderr
     assert not (tmp_path / "key-encryption-keys").exists()
     assert not (tmp_path / "worker").exists()
+
+
+def test_postgresql_pool_reuses_the_connection_returned_last(app) -> None:
+    """LIFO pool (``_tune_postgres_pool``): at a light load a process keeps using its one or
+    two warm connections — their statements prepared, PostgreSQL's catalog caches filled —
+    instead of cycling through the whole pool, where each connection is cold until it has
+    run each statement a few times (docs/performance.md, "Submission's latency at 500/s")."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the tuned pool is PostgreSQL's")
+        engine = db.engine
+    first, second = engine.connect(), engine.connect()
+    pids = [c.execute(text("SELECT pg_backend_pid()")).scalar() for c in (first, second)]
+    first.close()
+    second.close()      # returned last
+    with engine.connect() as again:
+        assert again.execute(text("SELECT pg_backend_pid()")).scalar() == pids[1]
