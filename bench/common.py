@@ -85,8 +85,8 @@ def cpu_count() -> int:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[str, int, float] | None:
-    """(command name, parent pid, CPU seconds of the process and its reaped children)."""
+def _stat(pid: int) -> tuple[str, float] | None:
+    """(command name, CPU seconds of the process and its reaped children)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -95,12 +95,12 @@ def _stat(pid: int) -> tuple[str, int, float] | None:
     fields = raw[raw.rindex(")") + 2:].split()
     # fields[0] is the state (stat field 3): utime..cstime are stat fields 14-17
     ticks = sum(int(v) for v in fields[11:15])
-    return name, int(fields[1]), ticks / _TICKS
+    return name, ticks / _TICKS
 
 
 def cpu_seconds(pids: list[int]) -> float:
     """CPU seconds (user + system, with reaped children) of these processes so far."""
-    return sum(stat[2] for stat in map(_stat, pids) if stat is not None)
+    return sum(stat[1] for stat in map(_stat, pids) if stat is not None)
 
 
 def server_cpu_seconds() -> dict[str, float]:
@@ -115,7 +115,7 @@ def server_cpu_seconds() -> dict[str, float]:
         stat = _stat(int(entry.name))
         if stat is None:
             continue
-        name, _parent, seconds = stat
+        name, seconds = stat
         if name == "postgres" or name.startswith("postgres:"):
             totals["postgres"] += seconds
         elif name.startswith("redis-server"):

@@ -20,7 +20,7 @@ import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any, Final
 
 from cryptography import x509
@@ -207,14 +207,12 @@ def _certificate_loader() -> Any:
     that asks for the validity start (~a dozen CA/B Forum rules, several per DNS name)
     navigates to it and parses the time string again, ~6 % of a leaf's lint. A document is
     not changed by validating it, so the first answer stays right."""
-    import functools
-
     from pkilint import loader
     from pkilint.pkix.certificate import RFC5280Certificate
 
     class CertificateWithValidityParsedOnce(RFC5280Certificate):  # type: ignore[misc]
-        not_before = functools.cached_property(RFC5280Certificate.not_before.fget)
-        not_after = functools.cached_property(RFC5280Certificate.not_after.fget)
+        not_before = cached_property(RFC5280Certificate.not_before.fget)
+        not_after = cached_property(RFC5280Certificate.not_after.fget)
 
     return loader.DocumentLoader(CertificateWithValidityParsedOnce, "CERTIFICATE")
 
