@@ -319,7 +319,9 @@ def _dispatching_validate_rec(self: Any, node: Any, results: list[Any]) -> None:
 
 def with_dispatch_cache(validator: Any) -> Any:
     """``validator`` (a pkilint validator tree) with every container remembering, per
-    node path and PDU class, which of its validators can match (see above)."""
+    node path and PDU class, which of its validators can match (see above), and the
+    algorithm-encoding checks remembering the DER of the algorithm identifiers they saw
+    (:func:`_remembering_encodings`)."""
     from pkilint.validation import ValidatorContainer
 
     if isinstance(validator, ValidatorContainer):
@@ -327,7 +329,63 @@ def with_dispatch_cache(validator: Any) -> Any:
         validator._validate_rec = types.MethodType(_dispatching_validate_rec, validator)
         for child in validator.validators:
             with_dispatch_cache(child)
+    else:
+        _remembering_encodings(validator)
     return validator
+
+
+_ENCODINGS_LIMIT = 256   # algorithm identifiers remembered before starting over
+_encodings: dict[tuple[Any, ...], bytes] = {}
+
+
+def _algorithm_identifier_der(pdu: Any) -> bytes:
+    """pyasn1's DER of an AlgorithmIdentifier, remembered by what determines it: the OID
+    and the parameters' own octets (an ANY keeps the octets it was decoded from, and DER
+    writes them back unchanged). pkilint's signature- and key-algorithm checks encode the
+    identifier again for every certificate (three per leaf), and pyasn1's OID encoder made
+    that ~9 % of a leaf's lint. Anything not shaped like an AlgorithmIdentifier is encoded
+    as pkilint does."""
+    from pyasn1.codec.der.encoder import encode
+
+    try:
+        parameters = pdu["parameters"]
+        key = (type(pdu), pdu["algorithm"].asTuple(),
+               parameters.asOctets() if parameters.isValue else None)
+    except Exception:  # not an AlgorithmIdentifier: no key to remember it by
+        return encode(pdu)  # type: ignore[no-any-return]
+    found = _encodings.get(key)
+    if found is None:
+        if len(_encodings) >= _ENCODINGS_LIMIT:
+            _encodings.clear()
+        found = _encodings[key] = encode(pdu)
+    return found
+
+
+def _remembering_encodings(validator: Any) -> None:
+    """pkilint's algorithm-encoding checks (signature and public-key algorithm) with their
+    own ``validate`` — the same finding and message — reading the DER from
+    :func:`_algorithm_identifier_der`. A subclass with a ``validate`` of its own is left
+    alone."""
+    import binascii
+
+    from pkilint.pkix.algorithm import AllowedSignatureAlgorithmEncodingValidator
+    from pkilint.pkix.certificate.certificate_key import AllowedPublicKeyAlgorithmEncodingValidator
+    from pkilint.validation import ValidationFindingEncountered
+
+    stock = next((base for base in (AllowedSignatureAlgorithmEncodingValidator,
+                                    AllowedPublicKeyAlgorithmEncodingValidator)
+                  if isinstance(validator, base)), None)
+    if stock is None or type(validator).validate is not stock.validate:
+        return
+
+    def validate(self: Any, node: Any) -> None:
+        encoded = _algorithm_identifier_der(node.pdu)
+        if encoded not in self._allowed_encodings:
+            raise ValidationFindingEncountered(
+                self._validations[0],
+                f"Prohibited encoding: {binascii.hexlify(encoded).decode('us-ascii')}")
+
+    validator.validate = types.MethodType(validate, validator)
 
 
 def warm_up() -> None:

@@ -2,14 +2,15 @@
 own results: the same validators run on the same nodes with the same findings, in the same
 order, for good and bad certificates (serverAuth leaves judged as DV and OV, other leaves
 and CAs by RFC 5280), CRLs and OCSP responses — each document checked twice, so the second
-walk runs from the remembered dispatch."""
+walk runs from the remembered dispatch and the remembered algorithm encodings (allowed and
+prohibited identifiers that share an OID and differ only in their parameters)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -17,6 +18,7 @@ from app.pki import lint
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
+RSA_CA_KEY = rsa.generate_private_key(65537, 2048)
 CA_NAME = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example"),
                      x509.NameAttribute(NameOID.COMMON_NAME, "Example Issuing CA")])
@@ -27,7 +29,9 @@ def _cn(*attributes: tuple) -> x509.Name:
 
 
 def _leaf(*, names=("a.example.com",), subject=None, eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
-          days=90, key=None, ca=False, extra=(), skip_san=False) -> x509.Certificate:
+          days=90, key=None, ca=False, extra=(), skip_san=False, pss_salt=None
+          ) -> x509.Certificate:
+    """``pss_salt``: signed by an RSA CA with RSASSA-PSS and this salt length."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     builder = (x509.CertificateBuilder()
                .subject_name(subject or _cn((NameOID.COMMON_NAME, names[0])))
@@ -44,6 +48,9 @@ def _leaf(*, names=("a.example.com",), subject=None, eku=(ExtendedKeyUsageOID.SE
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), False)
     for extension, critical in extra:
         builder = builder.add_extension(extension, critical)
+    if pss_salt is not None:
+        return builder.sign(RSA_CA_KEY, hashes.SHA256(), rsa_padding=padding.PSS(
+            padding.MGF1(hashes.SHA256()), pss_salt))
     return builder.sign(CA_KEY, hashes.SHA256())
 
 
@@ -57,6 +64,11 @@ CERTIFICATES = {
                                        (NameOID.COMMON_NAME, "a.example.com"))),
     "too long for the BRs": _leaf(days=900),
     "an RSA key": _leaf(key=rsa.generate_private_key(65537, 2048)),
+    # Same key-algorithm OID as the P-256 leaves, other parameters: a prohibited encoding.
+    "a secp256k1 key": _leaf(key=ec.generate_private_key(ec.SECP256K1())),
+    # Same signature-algorithm OID, other parameters: allowed, then prohibited.
+    "RSASSA-PSS with a 32-byte salt": _leaf(pss_salt=32),
+    "RSASSA-PSS with the longest salt": _leaf(pss_salt=padding.PSS.MAX_LENGTH),
     "clientAuth only (RFC 5280 linter)": _leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)),
     "no EKU (RFC 5280 linter)": _leaf(eku=()),
     "a CA certificate": _leaf(ca=True, eku=(), extra=(
@@ -110,6 +122,24 @@ def test_the_dispatch_cache_is_what_linting_uses() -> None:
     from pkilint.cabf.serverauth.serverauth_constants import CertificateType
     validator, _ = lint._serverauth_validator(CertificateType.DV_FINAL_CERTIFICATE)
     assert validator._dispatch       # remembered (path, class) pairs
+
+
+def test_algorithm_encodings_are_remembered_by_oid_and_parameters() -> None:
+    """The encoding checks read remembered DER (``lint._algorithm_identifier_der``), and an
+    identifier with the OID of an allowed one and other parameters is still refused, with
+    pkilint's message — whichever was seen first."""
+    codes = {}
+    for name in ["a clean-looking leaf", "a secp256k1 key", "RSASSA-PSS with a 32-byte salt",
+                 "RSASSA-PSS with the longest salt", "a clean-looking leaf"]:
+        codes[name] = {f.code: f.message for f in lint.lint_certificate(CERTIFICATES[name])}
+    spki, signature = ("cabf.serverauth.prohibited_subject_public_key_algorithm_encoding",
+                       "cabf.serverauth.prohibited_signature_algorithm_encoding")
+    assert codes["a secp256k1 key"][spki] == \
+        "Prohibited encoding: 301006072a8648ce3d020106052b8104000a"
+    assert spki not in codes["a clean-looking leaf"]
+    assert signature in codes["RSASSA-PSS with the longest salt"]
+    assert signature not in codes["RSASSA-PSS with a 32-byte salt"]
+    assert lint._encodings        # the walks went through the remembered encodings
 
 
 def test_crls_and_ocsp_responses_get_pkilints_own_results() -> None:
