@@ -279,7 +279,9 @@ def lint_ocsp_response(der: bytes) -> list[LintFinding]:
 # lint with the walk). Most validators match by the node's path and PDU class alone, so
 # which of them can match a node is the same for every node with that path and class;
 # a container remembers it and asks only the others (a predicate, a PDU supertype, or
-# their own ``match``) each time. Same validators, same order, same results: checked
+# their own ``match``) each time — and of those, only where their path and class can
+# match (a predicate is asked after them; pkilint's extension-OID matchers ask
+# ``NodeVisitor.match`` first). Same validators, same order, same results: checked
 # against pkilint's own walk on a corpus of good and bad documents
 # (tests/jobs/test_lint_dispatch.py). pkilint is pinned; the cache relies on
 # ``ValidatorContainer.validators`` / ``_validate_rec`` and ``NodeVisitor``'s fields.
@@ -294,6 +296,32 @@ def _matches_by_path_and_class(validator: Any) -> bool:
             and validator._pdu_supertype is None)
 
 
+@cache
+def _matches_starting_with_node_visitor() -> frozenset[Any]:
+    """``match`` methods that return False whenever ``NodeVisitor.match`` does: pkilint's
+    own, and its extension-OID matchers, which begin ``if not super().match(node): return
+    False`` on a ``NodeVisitor.match`` (pkilint is pinned; the parity corpus checks)."""
+    from pkilint.document import NodeVisitor
+    from pkilint.pkix.extension import ExtensionCriticalityValidator
+    from pkilint.validation import TypeMatchingValidator
+
+    return frozenset({NodeVisitor.match, ExtensionCriticalityValidator.match,
+                      TypeMatchingValidator.match})
+
+
+def _can_match_path_and_class(validator: Any, node: Any) -> bool:
+    """False when ``validator`` matches no node with ``node``'s path and PDU class: its
+    ``match`` begins with ``NodeVisitor.match``, whose path, path pattern and class tests
+    (asked before its supertype and predicate) fail here. True when it may match."""
+    if type(validator).match not in _matches_starting_with_node_visitor():
+        return True
+    if validator._path is not None and validator._path != node.path:
+        return False
+    if validator._path_re is not None and validator._path_re.match(node.path) is None:
+        return False
+    return validator._pdu_class is None or isinstance(node.pdu, validator._pdu_class)
+
+
 def _dispatching_validate_rec(self: Any, node: Any, results: list[Any]) -> None:
     key = (node.path, type(node.pdu))
     candidates = self._dispatch.get(key)
@@ -303,7 +331,7 @@ def _dispatching_validate_rec(self: Any, node: Any, results: list[Any]) -> None:
         candidates = []
         for validator in self.validators:
             fixed = _matches_by_path_and_class(validator)
-            if not fixed or validator.match(node):
+            if validator.match(node) if fixed else _can_match_path_and_class(validator, node):
                 candidates.append((validator, fixed))
         self._dispatch[key] = candidates
     for validator, fixed in candidates:
