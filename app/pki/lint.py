@@ -370,12 +370,14 @@ def _algorithm_identifier_der(pdu: Any) -> bytes:
     """pyasn1's DER of an AlgorithmIdentifier, remembered by what determines it: the OID
     and the parameters' own octets (an ANY keeps the octets it was decoded from, and DER
     writes them back unchanged). pkilint's signature- and key-algorithm checks encode the
-    identifier again for every certificate (three per leaf), and pyasn1's OID encoder made
-    that ~9 % of a leaf's lint. Anything not shaped like an AlgorithmIdentifier is encoded
-    as pkilint does."""
+    identifier again for every certificate (five times a leaf), and pyasn1's OID encoder
+    made that ~9 % of a leaf's lint. Anything else (a name compared by the DER-equality
+    check) is encoded as pkilint does."""
     from pyasn1.codec.der.encoder import encode
 
     try:
+        if set(pdu.componentType.keys()) != {"algorithm", "parameters"}:
+            return encode(pdu)  # type: ignore[no-any-return]
         parameters = pdu["parameters"]
         key = (type(pdu), pdu["algorithm"].asTuple(),
                parameters.asOctets() if parameters.isValue else None)
@@ -390,30 +392,46 @@ def _algorithm_identifier_der(pdu: Any) -> bytes:
 
 
 def _remembering_encodings(validator: Any) -> None:
-    """pkilint's algorithm-encoding checks (signature and public-key algorithm) with their
-    own ``validate`` — the same finding and message — reading the DER from
+    """pkilint's algorithm-encoding checks (signature and public-key algorithm) and its
+    DER-equality check (the signature algorithm inside and outside the signed part) with
+    their own ``validate`` — the same finding and message — reading the DER from
     :func:`_algorithm_identifier_der`. A subclass with a ``validate`` of its own is left
     alone."""
-    import binascii
-
     from pkilint.pkix.algorithm import AllowedSignatureAlgorithmEncodingValidator
     from pkilint.pkix.certificate.certificate_key import AllowedPublicKeyAlgorithmEncodingValidator
+    from pkilint.validation import DEREqualityValidator
+
+    for stock, validate in ((AllowedSignatureAlgorithmEncodingValidator, _allowed_encoding),
+                            (AllowedPublicKeyAlgorithmEncodingValidator, _allowed_encoding),
+                            (DEREqualityValidator, _der_equal)):
+        if isinstance(validator, stock):
+            if type(validator).validate is stock.validate:
+                validator.validate = types.MethodType(validate, validator)
+            return
+
+
+def _allowed_encoding(self: Any, node: Any) -> None:
+    """pkilint's ``Allowed…AlgorithmEncodingValidator.validate``."""
+    import binascii
+
     from pkilint.validation import ValidationFindingEncountered
 
-    stock = next((base for base in (AllowedSignatureAlgorithmEncodingValidator,
-                                    AllowedPublicKeyAlgorithmEncodingValidator)
-                  if isinstance(validator, base)), None)
-    if stock is None or type(validator).validate is not stock.validate:
-        return
+    encoded = _algorithm_identifier_der(node.pdu)
+    if encoded not in self._allowed_encodings:
+        raise ValidationFindingEncountered(
+            self._validations[0],
+            f"Prohibited encoding: {binascii.hexlify(encoded).decode('us-ascii')}")
 
-    def validate(self: Any, node: Any) -> None:
-        encoded = _algorithm_identifier_der(node.pdu)
-        if encoded not in self._allowed_encodings:
-            raise ValidationFindingEncountered(
-                self._validations[0],
-                f"Prohibited encoding: {binascii.hexlify(encoded).decode('us-ascii')}")
 
-    validator.validate = types.MethodType(validate, validator)
+def _der_equal(self: Any, node: Any) -> None:
+    """pkilint's ``DEREqualityValidator.validate``."""
+    from pkilint.validation import ValidationFindingEncountered
+
+    other_node = self._other_node_retriever(node)
+    if _algorithm_identifier_der(node.pdu) != _algorithm_identifier_der(other_node.pdu):
+        raise ValidationFindingEncountered(
+            self.validations[0],
+            f"DER encoding of {node.path} and {other_node.path} are not equal")
 
 
 def warm_up() -> None:

@@ -54,6 +54,15 @@ def _leaf(*, names=("a.example.com",), subject=None, eku=(ExtendedKeyUsageOID.SE
     return builder.sign(CA_KEY, hashes.SHA256())
 
 
+def _outer_signature_algorithm_changed(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` claiming ecdsa-with-SHA384 outside the signed part (SHA256 inside)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    sha256 = bytes.fromhex("06082a8648ce3d040302")
+    at = der.rfind(sha256)
+    return x509.load_der_x509_certificate(
+        der[:at] + bytes.fromhex("06082a8648ce3d040303") + der[at + len(sha256):])
+
+
 CERTIFICATES = {
     "a clean-looking leaf": _leaf(),
     "many names": _leaf(names=tuple(f"h{i}.example.com" for i in range(30))),
@@ -69,6 +78,7 @@ CERTIFICATES = {
     # Same signature-algorithm OID, other parameters: allowed, then prohibited.
     "RSASSA-PSS with a 32-byte salt": _leaf(pss_salt=32),
     "RSASSA-PSS with the longest salt": _leaf(pss_salt=padding.PSS.MAX_LENGTH),
+    "signature algorithms that differ": _outer_signature_algorithm_changed(_leaf()),
     "clientAuth only (RFC 5280 linter)": _leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)),
     "no EKU (RFC 5280 linter)": _leaf(eku=()),
     "a CA certificate": _leaf(ca=True, eku=(), extra=(
@@ -130,7 +140,8 @@ def test_algorithm_encodings_are_remembered_by_oid_and_parameters() -> None:
     pkilint's message — whichever was seen first."""
     codes = {}
     for name in ["a clean-looking leaf", "a secp256k1 key", "RSASSA-PSS with a 32-byte salt",
-                 "RSASSA-PSS with the longest salt", "a clean-looking leaf"]:
+                 "RSASSA-PSS with the longest salt", "signature algorithms that differ",
+                 "a clean-looking leaf"]:
         codes[name] = {f.code: f.message for f in lint.lint_certificate(CERTIFICATES[name])}
     spki, signature = ("cabf.serverauth.prohibited_subject_public_key_algorithm_encoding",
                        "cabf.serverauth.prohibited_signature_algorithm_encoding")
@@ -139,6 +150,11 @@ def test_algorithm_encodings_are_remembered_by_oid_and_parameters() -> None:
     assert spki not in codes["a clean-looking leaf"]
     assert signature in codes["RSASSA-PSS with the longest salt"]
     assert signature not in codes["RSASSA-PSS with a 32-byte salt"]
+    mismatch = "pkix.certificate_signature_algorithm_mismatch"
+    assert codes["signature algorithms that differ"][mismatch] == (
+        "DER encoding of certificate.signatureAlgorithm and "
+        "certificate.tbsCertificate.signature are not equal")
+    assert mismatch not in codes["a clean-looking leaf"]
     assert lint._encodings        # the walks went through the remembered encodings
 
 
@@ -220,3 +236,25 @@ def test_documents_with_validity_parsed_once_get_pkilints_own_results() -> None:
     reverse_zone_error = "cabf.serverauth.ip_reverse_zone_domain_name_present"
     assert reverse_zone_error in codes["reverse zone, after the sunset"]
     assert reverse_zone_error not in codes["reverse zone, before the sunset"]
+
+
+def test_only_an_algorithm_identifiers_encoding_is_remembered() -> None:
+    """A SEQUENCE with an algorithm and parameters and anything more is encoded each time:
+    its OID and parameters do not determine its DER."""
+    from pyasn1.codec.der.encoder import encode
+    from pyasn1.type import namedtype, univ
+
+    class WithMore(univ.Sequence):
+        componentType = namedtype.NamedTypes(
+            namedtype.NamedType("algorithm", univ.ObjectIdentifier()),
+            namedtype.OptionalNamedType("parameters", univ.Any()),
+            namedtype.NamedType("more", univ.Integer()))
+
+    encodings = set()
+    for more in (1, 2):
+        value = WithMore()
+        value["algorithm"] = univ.ObjectIdentifier("1.2.840.10045.2.1")
+        value["more"] = more
+        assert lint._algorithm_identifier_der(value) == encode(value)
+        encodings.add(lint._algorithm_identifier_der(value))
+    assert len(encodings) == 2
