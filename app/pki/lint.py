@@ -281,32 +281,68 @@ def lint_ocsp_response(der: bytes) -> list[LintFinding]:
 # a container remembers it and asks only the others (a predicate, a PDU supertype, or
 # their own ``match``) each time — and of those, only where their path and class can
 # match (a predicate is asked after them; pkilint's extension-OID matchers ask
-# ``NodeVisitor.match`` first). Same validators, same order, same results: checked
+# ``NodeVisitor.match`` first). An extension's node is remembered with its extnID too, so
+# the extension-OID matchers (~17, each asked at every extension) are decided once per
+# extension type. Same validators, same order, same results: checked
 # against pkilint's own walk on a corpus of good and bad documents
 # (tests/jobs/test_lint_dispatch.py). pkilint is pinned; the cache relies on
 # ``ValidatorContainer.validators`` / ``_validate_rec`` and ``NodeVisitor``'s fields.
 
-_DISPATCH_LIMIT = 4096   # (path, class) pairs a container remembers before starting over
+_DISPATCH_LIMIT = 4096   # dispatch keys a container remembers before starting over
 
 
-def _matches_by_path_and_class(validator: Any) -> bool:
+@cache
+def _extension_class() -> type:
+    from pyasn1_alt_modules import rfc5280
+
+    return rfc5280.Extension  # type: ignore[no-any-return]
+
+
+def _dispatch_key(node: Any) -> tuple[Any, ...]:
+    """What a validator that is decided once per key may look at: the node's path and PDU
+    class, and for an extension its extnID."""
+    pdu = node.pdu
+    if isinstance(pdu, _extension_class()):
+        extn_id = node.children.get("extnID")
+        if extn_id is not None:
+            return node.path, type(pdu), extn_id.pdu.asTuple()
+    return node.path, type(pdu)
+
+
+def _matches_by_dispatch_key(validator: Any) -> bool:
+    """Whether ``validator.match`` depends on nothing but :func:`_dispatch_key`: pkilint's
+    ``NodeVisitor.match`` without a predicate or supertype, or an extension-OID matcher
+    (the criticality checks, a type matcher on ``extnID``) that only extensions pass."""
     from pkilint.document import NodeVisitor
+    from pkilint.pkix.extension import ExtensionCriticalityValidator
+    from pkilint.validation import TypeMatchingValidator
 
-    return (type(validator).match is NodeVisitor.match and validator._predicate is None
-            and validator._pdu_supertype is None)
+    if validator._predicate is not None or validator._pdu_supertype is not None:
+        return False
+    match = type(validator).match
+    if match is NodeVisitor.match:
+        return True
+    only_extensions = validator._pdu_class is not None and \
+        issubclass(validator._pdu_class, _extension_class())
+    return only_extensions and (match is ExtensionCriticalityValidator.match or (
+        match is TypeMatchingValidator.match and validator.type_path == "extnID"))
 
 
 @cache
 def _matches_starting_with_node_visitor() -> frozenset[Any]:
     """``match`` methods that return False whenever ``NodeVisitor.match`` does: pkilint's
-    own, and its extension-OID matchers, which begin ``if not super().match(node): return
-    False`` on a ``NodeVisitor.match`` (pkilint is pinned; the parity corpus checks)."""
+    own, its extension-OID matchers, which begin ``if not super().match(node): return
+    False`` on a ``NodeVisitor.match``, and the EKU criticality check (``super().match(node)
+    and …``). pkilint is pinned; the parity corpus checks."""
     from pkilint.document import NodeVisitor
+    from pkilint.pkix.certificate.certificate_extension import (
+        ExtendedKeyUsageCriticalityValidator,
+    )
     from pkilint.pkix.extension import ExtensionCriticalityValidator
     from pkilint.validation import TypeMatchingValidator
 
     return frozenset({NodeVisitor.match, ExtensionCriticalityValidator.match,
-                      TypeMatchingValidator.match})
+                      TypeMatchingValidator.match, ExtendedKeyUsageCriticalityValidator.match})
 
 
 def _can_match_path_and_class(validator: Any, node: Any) -> bool:
@@ -323,14 +359,14 @@ def _can_match_path_and_class(validator: Any, node: Any) -> bool:
 
 
 def _dispatching_validate_rec(self: Any, node: Any, results: list[Any]) -> None:
-    key = (node.path, type(node.pdu))
+    key = _dispatch_key(node)
     candidates = self._dispatch.get(key)
     if candidates is None:
         if len(self._dispatch) >= _DISPATCH_LIMIT:
             self._dispatch.clear()
         candidates = []
         for validator in self.validators:
-            fixed = _matches_by_path_and_class(validator)
+            fixed = _matches_by_dispatch_key(validator)
             if validator.match(node) if fixed else _can_match_path_and_class(validator, node):
                 candidates.append((validator, fixed))
         self._dispatch[key] = candidates
