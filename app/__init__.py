@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app)
     _bind_extensions(app)
     _install_input_guard(app)
+    _install_busy_close(app)
     _install_ocsp_fast_path(app)
     _install_status_fast_path(app)
     _register_blueprints(app)
@@ -93,6 +94,14 @@ def _trust_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def _install_busy_close(app: Flask) -> None:
+    """Courier submissions answered while the process is busy close their connection, so
+    the next one goes to a free process (``web/busy_close.py``)."""
+    from app.web.busy_close import CloseWhenBusy
+
+    app.wsgi_app = CloseWhenBusy(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _install_ocsp_fast_path(app: Flask) -> None:
