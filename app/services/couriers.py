@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -213,7 +214,9 @@ def courier_for_token(token: str) -> Courier:
     revoked by a rotation, or the courier is disabled)."""
     try:
         data = _serializer().loads(token, max_age=current_app.config["COURIER_TOKEN_TTL_SECONDS"])
-        courier = db.session.get(Courier, uuid.UUID(data["c"]))
+        # Its domains in the same statement: every courier request builds its scope.
+        courier = db.session.get(Courier, uuid.UUID(data["c"]),
+                                 options=[joinedload(Courier.domains)])
     except SignatureExpired as exc:
         raise CourierAuthFailed("The bearer token has expired; authenticate again.",
                                 code="auth.token_expired") from exc

@@ -22,7 +22,7 @@ from app.models import Provider
 from app.models.base import utcnow
 from app.models.pki import CA_KIND_INTERMEDIATE
 from app.providers.registry import is_available
-from app.services.lookup import kept_by_uuid
+from app.services.lookup import keep, kept_by_uuid
 from app.services.pki import list_cas
 
 
@@ -91,8 +91,12 @@ PRELOADED_LOCAL_PKI = "local_pki_id_preloaded"
 def local_pki_id() -> str | None:
     if PRELOADED_LOCAL_PKI in db.session.info:
         return db.session.info[PRELOADED_LOCAL_PKI]  # type: ignore[no-any-return]
-    row = db.session.scalar(select(Provider.id).where(Provider.type == BUILTIN).limit(1))
-    return str(row) if row else None
+    # The whole row, kept: a submission reads it next (``provider_of``), by its id.
+    row = db.session.scalar(select(Provider).where(Provider.type == BUILTIN).limit(1))
+    if row is None:
+        return None
+    keep(Provider, row)
+    return str(row.id)
 
 
 def provider_of(request: CertificateRequest) -> Provider | None:

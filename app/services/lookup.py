@@ -21,6 +21,14 @@ def by_uuid(model: type[T], raw_id: object) -> T | None:
     return db.session.get(model, key)
 
 
+def keep(model: type[T], row: T) -> None:
+    """Keep ``row`` (loaded by another query) for :func:`kept_by_uuid`'s next lookup of
+    its id."""
+    kept: dict[tuple[type, object], object] = db.session.info.setdefault("kept_rows", {})
+    row_id = row.id  # type: ignore[attr-defined]
+    kept[(model, row_id)] = kept[(model, str(row_id))] = row
+
+
 def kept_by_uuid(model: type[T], raw_id: object) -> T | None:
     """As :func:`by_uuid`, and the row stays referenced for the session's life. The
     identity map holds rows weakly: a row no caller keeps is read again by the next
