@@ -21,11 +21,15 @@ def by_uuid(model: type[T], raw_id: object) -> T | None:
     return db.session.get(model, key)
 
 
+def _kept_rows() -> dict[tuple[type, object], object]:
+    """The rows kept for the session's life (:func:`keep`, :func:`kept_by_uuid`)."""
+    return db.session.info.setdefault("kept_rows", {})  # type: ignore[no-any-return]
+
+
 def keep(model: type[T], row: T) -> None:
     """Keep ``row`` (loaded by another query) for :func:`kept_by_uuid`'s next lookup of
     its id."""
-    kept: dict[tuple[type, object], object] = db.session.info.setdefault("kept_rows", {})
-    row_id = row.id  # type: ignore[attr-defined]
+    kept, row_id = _kept_rows(), row.id  # type: ignore[attr-defined]
     kept[(model, row_id)] = kept[(model, str(row_id))] = row
 
 
@@ -35,7 +39,7 @@ def kept_by_uuid(model: type[T], raw_id: object) -> T | None:
     lookup, and one submission asks for its provider six times (intake, the provider
     checks, the order). For small, read-mostly rows (providers); after a commit the row
     is expired and its next use reads it fresh, as with any loaded row."""
-    kept: dict[tuple[type, object], object] = db.session.info.setdefault("kept_rows", {})
+    kept = _kept_rows()
     slot = (model, raw_id if isinstance(raw_id, uuid.UUID) else str(raw_id))
     row = kept.get(slot)
     if row is not None:

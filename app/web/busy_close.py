@@ -8,8 +8,9 @@ the processes by whichever accepted first — in the submission benchmark 105/72
 submissions (a batch of 20 is ~30 ms of CPU) while the other idles: the p99 then
 depends on that split, not on the load.
 
-So a courier submission (``POST /api/v1/courier/certificates…``) answered while another
-one is in flight in the same process is answered with ``Connection: close``: the
+So a courier's certificate write (``POST /api/v1/courier/certificates…``: submissions,
+renewals, revocations) answered while another one is in flight in the same process is
+answered with ``Connection: close``: the
 client's next request opens a new connection, which the process that is free to accept
 takes first. An idle process keeps its connections (the common case costs nothing), and
 a reconnect (~0.1 ms) is small against a submission. Status polls and pages are left
@@ -22,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-#: The submissions: single, batch, renewal (``/api/v1/courier/certificates/<id>/renew``).
+#: The courier's certificate writes: single and batch submissions, renewal and revocation
+#: (``/api/v1/courier/certificates/<id>/renew``, ``…/revoke``).
 SUBMISSION_PREFIX = "/api/v1/courier/certificates"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.web.busy_close import CloseWhenBusy
+from app.web.busy_close import SUBMISSION_PREFIX, CloseWhenBusy
 
 
 class _Blocking:
@@ -102,3 +102,14 @@ def test_the_app_has_the_layer(app) -> None:
         if len(layers) > 10:
             break
     assert "CloseWhenBusy" in layers
+
+
+def test_the_prefix_names_the_courier_submission_routes(app) -> None:
+    """The layer finds the courier's certificate writes by a path prefix: the single,
+    batch, renewal and revocation routes are under it, and no other POST route is."""
+    under = sorted(rule.rule for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and rule.rule.startswith(SUBMISSION_PREFIX))
+    assert under == ["/api/v1/courier/certificates",
+                     "/api/v1/courier/certificates/<certificate_id>/renew",
+                     "/api/v1/courier/certificates/<certificate_id>/revoke",
+                     "/api/v1/courier/certificates:batch"]
