@@ -3,7 +3,7 @@ of several workers gets there, and a period whose worker died is run again.
 
 How: every worker runs a small tick (``app/jobs/scheduler_thread.py``) that, for each task
 in ``TASKS``, enqueues the job ``run_task`` with the deterministic id
-``task_<name>_<period start>`` and ``unique=True`` (RQ refuses ':' in job ids, so not
+``task_<name>_<period start>_<queue>`` and ``unique=True`` (RQ refuses ':' in job ids, so not
 ``task:<name>:<period>``; docs/decisions.md). The job claims the period by inserting the
 ``task_runs`` row — unique on (task, period_start) — so even a job enqueued twice (its
 first copy finished and left Redis before another worker ticked) runs the task once. A
@@ -18,6 +18,7 @@ which fits neither the JSON-only worker nor several workers (docs/decisions.md).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,8 +94,19 @@ def period_start(entry: Task, now: datetime) -> datetime:
     return EPOCH + timedelta(seconds=int(elapsed // period * period))
 
 
-def job_id(name: str, start: datetime) -> str:
-    return f"task_{name}_{start.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
+_UNSAFE_IN_JOB_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def job_id(name: str, start: datetime, queue: str | None = None) -> str:
+    """The one job id of task ``name``'s period starting at ``start`` on ``queue`` (the
+    configured one by default).
+
+    The queue's name is part of it: the id is otherwise the same for every installation
+    (and every test session) whose workers share one Redis database, and a job left on
+    another queue would make this queue's tick think the period taken. RQ refuses ':' in
+    job ids, so the queue's name keeps letters, digits, '_' and '-' only."""
+    safe_queue = _UNSAFE_IN_JOB_ID.sub("-", queue or current_app.config["RQ_QUEUE"])
+    return f"task_{name}_{start.astimezone(UTC):%Y%m%dT%H%M%S%fZ}_{safe_queue}"
 
 
 # ---- the tick (every worker) -------------------------------------------------------------

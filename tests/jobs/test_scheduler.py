@@ -53,8 +53,32 @@ def test_periods_are_aligned_so_every_worker_computes_the_same_job_id(app) -> No
         assert scheduler.period_start(sweep, NOW + timedelta(seconds=23)) \
             == start + timedelta(seconds=30)
         ident = scheduler.job_id("sweep", start)
-    assert ident == "task_sweep_20261201T120000000000Z"
+    queue = app.config["RQ_QUEUE"]
+    assert ident == f"task_sweep_20261201T120000000000Z_{queue}"
     assert ":" not in ident  # RQ refuses ':' in job ids
+
+
+def test_another_queues_waiting_period_does_not_take_this_queues(app, sched_settings) -> None:
+    """Two installations (or test sessions) whose workers share one Redis database: the
+    other's jobs for the same period wait on its queue, and this queue's tick still
+    enqueues its own (the ids differ by queue). Before, the ids were the same and this
+    tick enqueued nothing for the rest of the period."""
+    from app import create_app
+
+    other = create_app({**sched_settings, "TESTING": True,
+                        "RQ_QUEUE": f"{sched_settings['RQ_QUEUE']}:x y"})  # ids keep neither
+    try:
+        with other.app_context():
+            theirs = scheduler.tick(NOW)
+            db.session.remove()
+        with app.app_context():
+            ours = scheduler.tick(NOW)
+        assert len(theirs) == len(ours) == len(scheduler.TASKS)
+        assert not set(theirs) & set(ours)
+        assert all(":" not in ident and " " not in ident for ident in theirs)
+        assert sorted(_queued(app)) == sorted(ours)
+    finally:
+        _drop_queue(other.config["REDIS_URL"], other.config["RQ_QUEUE"])
 
 
 def test_a_tick_enqueues_each_task_once_and_the_period_runs_once(app) -> None:
@@ -100,7 +124,7 @@ def test_a_run_whose_worker_is_gone_is_claimed_again(app) -> None:
                                started_at=NOW))
         db.session.commit()
         enqueued = scheduler.tick(NOW + timedelta(seconds=1))
-    assert scheduler.job_id("sweep", start) in enqueued
+        assert scheduler.job_id("sweep", start) in enqueued
     run_jobs(app)
     [run] = [r for r in _runs(app) if r.task == "sweep"]
     assert (run.status, run.attempt) == ("success", 2)
@@ -115,8 +139,8 @@ def test_a_lost_run_of_the_previous_period_is_claimed_again_but_a_missed_one_is_
                                runner="ghost-worker", started_at=before))
         db.session.commit()
         enqueued = scheduler.tick(NOW)
-    assert scheduler.job_id("sweep", before) in enqueued
-    assert scheduler.job_id("sweep", start - timedelta(seconds=60)) not in enqueued
+        assert scheduler.job_id("sweep", before) in enqueued
+        assert scheduler.job_id("sweep", start - timedelta(seconds=60)) not in enqueued
 
 
 def test_a_failing_task_is_recorded_and_the_worker_goes_on(app, monkeypatch) -> None:
@@ -251,7 +275,7 @@ def test_a_killed_workers_period_is_still_run(app, sched_settings, tmp_path: Pat
 
             def a_is_in_the_sweep() -> bool:
                 if url.startswith("sqlite"):  # blocked claiming: the job is started
-                    return _sweep_job_status(sched_settings["REDIS_URL"]) == "started"
+                    return _sweep_job_status(sched_settings) == "started"
                 return any(r.task == "sweep" and r.status == "running"
                            for r in _runs_raw(url))
 
@@ -273,8 +297,9 @@ def test_a_killed_workers_period_is_still_run(app, sched_settings, tmp_path: Pat
     assert run.attempt == (1 if url.startswith("sqlite") else 2)
 
 
-def _sweep_job_status(redis_url: str) -> str | None:
-    """The RQ status of this hour's sweep job (hour-long periods in that test)."""
+def _sweep_job_status(settings: dict[str, str]) -> str | None:
+    """The RQ status of this hour's sweep job on the workers' queue (hour-long periods in
+    that test)."""
     from redis import Redis
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -283,9 +308,10 @@ def _sweep_job_status(redis_url: str) -> str | None:
 
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0)
-    with Redis.from_url(redis_url) as connection:
+    with Redis.from_url(settings["REDIS_URL"]) as connection:
         try:
-            job = Job.fetch(scheduler.job_id("sweep", start), connection=connection,
+            job = Job.fetch(scheduler.job_id("sweep", start, settings["RQ_QUEUE"]),
+                            connection=connection,
                             serializer=SERIALIZER)
         except NoSuchJobError:
             return None
