@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -57,6 +58,18 @@ def eab_hmac_key(account: AcmeAccount) -> bytes | None:
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def cli_safe_random(size: int, draw: Callable[[int], bytes] = secrets.token_bytes) -> bytes:
+    """``size`` random bytes whose base64url text does not start with '-'.
+
+    EAB credentials are pasted into clients' command lines, and argparse-based clients
+    (certbot) read ``--eab-hmac-key -xyz…`` as a missing value followed by an option: one
+    key in 64 would fail there. Drawing again costs nothing and loses under 0.03 bits."""
+    while True:
+        data = draw(size)
+        if not b64url(data).startswith("-"):
+            return data
 
 
 # ---- servers --------------------------------------------------------------------------------
@@ -242,8 +255,8 @@ def create_account(server: AcmeServer, name: str, email: str,
             func.lower(AcmeAccount.name) == name.lower())) is not None:
         raise ValidationFailed(f"This server already has an account named '{name}'.",
                                code="acme.name_taken", field="name")
-    kid = secrets.token_urlsafe(24)
-    hmac_key = secrets.token_bytes(32)
+    kid = b64url(cli_safe_random(24))
+    hmac_key = cli_safe_random(32)
     account = AcmeAccount(server_id=server.id, name=name, email=email, status="pending",
                           enabled=True, eab_kid=kid, contact=[],
                           eab_hmac_encrypted=_fernet().encrypt(hmac_key).decode())

@@ -67,8 +67,8 @@ def test_certbot_certonly_renew_revoke(app, acme_world: AcmeWorld, tls_platform:
     webroot = tmp_path / "webroot"
     webroot.mkdir()
     run([certbot, "certonly", "--non-interactive", "--agree-tos", "-m", "ops@example.com",
-         "--server", acme_world.directory, "--eab-kid", acme_world.eab_kid,
-         "--eab-hmac-key", acme_world.eab_hmac, "--webroot", "-w", str(webroot),
+         "--server", acme_world.directory, f"--eab-kid={acme_world.eab_kid}",
+         f"--eab-hmac-key={acme_world.eab_hmac}", "--webroot", "-w", str(webroot),
          "--key-type", "ecdsa", "-d", "www.example.com", "-d", "api.example.com", *dirs],
         env, tmp_path)
     live = tmp_path / "etc" / "live" / "www.example.com"
@@ -115,8 +115,8 @@ def test_lego_run_ec256_rsa2048_and_renew(app, acme_world: AcmeWorld,
     lego = shutil.which("lego") or "/usr/bin/lego"
     env = {"LEGO_CA_CERTIFICATES": str(tls_platform.tls.ca_path)}
     common = [lego, "--accept-tos", "--email", "ops@example.com", "--server",
-              acme_world.directory, "--eab", "--kid", acme_world.eab_kid, "--hmac",
-              acme_world.eab_hmac, "--http", "--http.port", "127.0.0.1:1"]
+              acme_world.directory, "--eab", f"--kid={acme_world.eab_kid}",
+              f"--hmac={acme_world.eab_hmac}", "--http", "--http.port", "127.0.0.1:1"]
     # One account (the EAB key binds one account key): lego keeps it under --path.
     path = tmp_path / "lego"
     for key_type, name in (("ec256", "ec.example.com"), ("rsa2048", "rsa.example.com")):

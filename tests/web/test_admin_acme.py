@@ -74,6 +74,9 @@ def test_accounts_credentials_shown_once_and_disable(app, client, jobs) -> None:
     assert made.mimetype == "text/html"
     html = made.get_data(as_text=True)
     hmac_key = re.search(r'id="eab-hmac-key">([^<]+)<', html).group(1)
+    kid = re.search(r'id="eab-kid">([^<]+)<', html).group(1)
+    # The certbot line pastes as is, whatever the values start with.
+    assert f"--eab-kid={kid} --eab-hmac-key={hmac_key} " in html
     assert hmac_key not in client.get(edit_url).get_data(as_text=True)
     with app.app_context():
         account = AcmeAccount.query.one()
@@ -88,3 +91,22 @@ def test_accounts_credentials_shown_once_and_disable(app, client, jobs) -> None:
     assert client.get(edit_url.replace(edit_url.rsplit("/", 1)[1],
                                        "00000000-0000-4000-8000-000000000000")
                       ).status_code == 404
+
+
+def test_eab_credentials_never_start_with_a_dash() -> None:
+    """certbot (argparse) reads ``--eab-hmac-key -xyz`` as a missing value: the generator
+    draws again when the base64url text would start with '-' (one draw in 64)."""
+    from app.services.acme_admin import b64url, cli_safe_random
+
+    dashed = bytes([0xF8]) + bytes(31)          # base64url "-A…": 0xF8 >> 2 == 62 == '-'
+    plain = bytes([0x04]) + bytes(31)
+    draws = iter([dashed, dashed, plain])
+    asked = []
+
+    def draw(size: int) -> bytes:
+        asked.append(size)
+        return next(draws)
+
+    assert b64url(dashed).startswith("-")
+    assert cli_safe_random(32, draw) == plain
+    assert asked == [32, 32, 32]
