@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -110,15 +110,33 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     with application.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                if table.name == "certificate_providers":
-                    # The migration seeds the Local PKI row; every test starts with it.
-                    conn.execute(table.delete().where(table.c.type != "builtin"))
-                    conn.execute(table.update().values(
-                        name="Local PKI", active=True, test_status=None, test_steps=[]))
-                else:
-                    conn.execute(table.delete())
+            _empty_tables(conn)
     _drop_queue(application.config["REDIS_URL"], application.config["RQ_QUEUE"])
+
+
+def _empty_tables(conn: Connection) -> None:
+    """Delete every row, children first, except the Local PKI provider row the migration
+    seeds (every test starts with it, reset). On PostgreSQL the DELETEs between go in one
+    round trip (one statement each took ~17 ms a test)."""
+    batch: list[str] = []
+    quote = conn.dialect.identifier_preparer.quote
+
+    def flush() -> None:
+        if batch:
+            conn.exec_driver_sql("; ".join(batch))
+            batch.clear()
+
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name == "certificate_providers":
+            flush()
+            conn.execute(table.delete().where(table.c.type != "builtin"))
+            conn.execute(table.update().values(
+                name="Local PKI", active=True, test_status=None, test_steps=[]))
+        elif conn.dialect.name == "postgresql":
+            batch.append(f"DELETE FROM {quote(table.name)}")
+        else:  # sqlite3 runs one statement a call (in-process: cheap)
+            conn.execute(table.delete())
+    flush()
 
 
 def _drop_queue(url: str, queue: str) -> None:
