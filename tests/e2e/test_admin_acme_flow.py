@@ -72,6 +72,9 @@ def test_acme_server_and_account_forms(app: Flask, page: Page, jobs) -> None:
     assert created.value.headers["cache-control"] == "no-store"
     key = page.locator("#eab-hmac-key").inner_text()
     assert len(key) >= 40
+    kid = page.locator("#eab-kid").inner_text()
+    # The certbot line as the admin copies it: --option=value, whatever a value starts with.
+    expect(page.locator("pre code")).to_contain_text(f"--eab-kid={kid} --eab-hmac-key={key}")
     page.get_by_role("button", name="Back to the server").click()
     row = page.locator("tr", has_text="web-fleet")
     expect(row).to_contain_text("waiting for its client")

@@ -4,6 +4,7 @@ only the bridge can open; renewals are made once when due."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 from cryptography import x509
@@ -119,7 +120,7 @@ def test_the_schedulers_renewals_task_makes_the_due_renewal(app, pki, jobs):
         assert renewal.status == "complete" and renewal.certificate is not None
 
 
-def _why_renewals_not_enqueued(now) -> str:
+def _why_renewals_not_enqueued(now: datetime) -> str:
     """What made the tick think this period's renewals taken (this test failed once in CI
     and passed at once after; the next failure says why)."""
     from app.jobs.queue import job_state
