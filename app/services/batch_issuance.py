@@ -164,7 +164,8 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
         return set()
     keyring = load_keyring()
     rows = {s.order_id: issuance.certificate_row(s.order, s.request, s.certificate,
-                                                  s.chain, s.key, keyring, s.recipient)
+                                                  s.chain, s.key, keyring, s.recipient,
+                                                  s.issuer_dn)
             for s in signed}
     session = db.session()
     try:
@@ -182,6 +183,11 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
         insert_new(audit_events)
         session.flush()
         alerts.link_to_certificates({order_id: rows[order_id].id for order_id in moved})
+        session.flush()
+        # Nothing reads the batch's orders after this; out of the session, the commit
+        # does not expire them one by one (~2 % of a batch job, with the next commit's).
+        for s in signed:
+            session.expunge(s.order)
         session.commit()
         return moved
     except Exception:

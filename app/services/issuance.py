@@ -256,6 +256,7 @@ class Signed:
     chain: tuple[x509.Certificate, ...]
     key: object | None
     recipient: str | None
+    issuer_dn: str          # the issuing CA's subject, RFC 4514 (the certificate's issuer)
 
 
 def sign_locally(order: Order, provider: LocalPKIProvider,
@@ -273,7 +274,8 @@ def sign_locally(order: Order, provider: LocalPKIProvider,
         raise ProviderRejectedError("The Local PKI answered without a certificate.")
     _check_matches(result.certificate, public_key, prepared.request)
     return Signed(order.id, order, prepared.request, result.certificate, result.chain,
-                  prepared.key, prepared.recipient)
+                  prepared.key, prepared.recipient,
+                  provider.host.issuing_ca(prepared.request.issuer_id).subject_dn)
 
 
 def _wait(order: Order, result: SubmitResult, key: object | None,
@@ -340,10 +342,12 @@ def store_issued(order: Order, request: CertificateRequest, cert: x509.Certifica
 
 def certificate_row(order: Order, request: CertificateRequest, cert: x509.Certificate,
                     chain: tuple[x509.Certificate, ...], key: object | None,
-                    keyring: KeyEncryptionKeyring, recipient: str | None) -> Certificate:
+                    keyring: KeyEncryptionKeyring, recipient: str | None,
+                    issuer_dn: str | None = None) -> Certificate:
     """The certificate row an issued order stores (not added to the session). A
     platform-made key is kept under the KEK, or only as a JWE to the courier
-    (``recipient``) — see :func:`store_issued`."""
+    (``recipient``) — see :func:`store_issued`. ``issuer_dn``: the certificate's issuer,
+    RFC 4514, when the caller knows it (the issuing CA's subject; the batch path)."""
     for_courier = key is not None and recipient is not None
     certificate_id = uuid.uuid4()
     provider = order.provider
@@ -351,7 +355,7 @@ def certificate_row(order: Order, request: CertificateRequest, cert: x509.Certif
         id=certificate_id, order_id=order.id, source="managed",
         common_name=request.common_name or (request.ip_addresses or ("",))[0],
         sans=[*request.all_dns_names(), *request.ip_addresses, *request.emails],
-        issuer_dn=cert.issuer.rfc4514_string(),
+        issuer_dn=issuer_dn or cert.issuer.rfc4514_string(),
         issuer_ca_id=uuid.UUID(request.issuer_id) if request.issuer_id else None,
         provider=provider.name, provider_id=provider.id,
         algorithm=request.algorithm or _csr_algorithm(order),

@@ -8,6 +8,7 @@ import subprocess
 import uuid
 
 import pytest
+from cryptography import x509
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -81,6 +82,9 @@ def test_a_batch_submission_is_issued_by_one_job_with_one_certificate_each(
                                                               for i in range(7))
         assert all(c.encrypted_private_key and "PRIVATE KEY" not in c.encrypted_private_key
                    for c in certs)
+        # The issuer DN the batch takes from the issuing CA is the certificate's own.
+        assert {c.issuer_dn for c in certs} == {x509.load_pem_x509_certificate(
+            c.certificate_pem.encode()).issuer.rfc4514_string() for c in certs}
         # The single path's timeline, audit event and OCSP answer for each order.
         timeline = [e.to_status for e in db.session.scalars(
             select(OrderEvent).where(OrderEvent.order_id == ids[3]).order_by(OrderEvent.id))]
