@@ -76,7 +76,8 @@ class IssuerFacts:
     certificate: x509.Certificate
     private_key: PrivateKey
     public_key_der: bytes                  # the issuer's SubjectPublicKeyInfo
-    subject_casefolded: str                # its subject, RFC 4514, case-folded
+    subject_dn: str                        # its subject, RFC 4514: the issuer DN of all it signs
+    subject_casefolded: str                # the same, case-folded
     authority_key_identifier: x509.AuthorityKeyIdentifier   # for what it signs
 
     def check_time(self, now: datetime) -> None:
@@ -111,10 +112,11 @@ def issuer_facts(
         raise InvalidCAParameters(
             "The issuing certificate is not allowed to sign certificates.", field="issuer"
         )
+    subject_dn = issuer_certificate.subject.rfc4514_string()
     facts = IssuerFacts(
         certificate=issuer_certificate, private_key=issuer_private_key,
         public_key_der=public_key_der(issuer_certificate.public_key()),  # type: ignore[arg-type]
-        subject_casefolded=issuer_certificate.subject.rfc4514_string().casefold(),
+        subject_dn=subject_dn, subject_casefolded=subject_dn.casefold(),
         authority_key_identifier=authority_key_identifier_for(issuer_certificate))
     facts.check_time(now)
     check_signing_key(issuer_private_key, "issuer")

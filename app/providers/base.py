@@ -108,12 +108,6 @@ class IssuingCA:
         check raises and is not kept)."""
         return issuer_facts(self.certificate, self.private_key, resolve_now(None))
 
-    @cached_property
-    def subject_dn(self) -> str:
-        """Its subject, RFC 4514: the issuer DN of all it signs (a certificate's own
-        ``issuer.rfc4514_string()`` builds the name anew each time, ~4 % of a batch job)."""
-        return self.certificate.subject.rfc4514_string()
-
 
 @dataclass(frozen=True)
 class ProviderAccount:

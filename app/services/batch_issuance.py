@@ -183,9 +183,11 @@ def _store_all(signed: list[Signed]) -> set[uuid.UUID]:
         insert_new(audit_events)
         session.flush()
         alerts.link_to_certificates({order_id: rows[order_id].id for order_id in moved})
-        session.flush()
         # Nothing reads the batch's orders after this; out of the session, the commit
         # does not expire them one by one (~2 % of a batch job, with the next commit's).
+        # Flushed first: expunging an order also expunges its loaded timeline entries
+        # (cascade "all"), which would drop any change of theirs still pending.
+        session.flush()
         for s in signed:
             session.expunge(s.order)
         session.commit()
